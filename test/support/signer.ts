@@ -1,0 +1,56 @@
+/**
+ * Starts the signer under test on loopback, in workerd (Miniflare running the bundle that
+ * `wrangler deploy --dry-run` produced in global setup) or on Node (the same app served by
+ * @hono/node-server in this process). Both give a base URL and a close().
+ */
+import { Miniflare } from "miniflare";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { startNodeServer } from "../../worker/node-server.js";
+import { generateKeyPair } from "../../worker/tokens/keys.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+export type SignerRuntime = "workerd" | "node";
+export const RUNTIMES: SignerRuntime[] = ["workerd", "node"];
+
+export interface RunningSigner {
+  url: string;
+  runtime: SignerRuntime;
+  close(): Promise<void>;
+}
+
+let sharedKey: string | undefined;
+/** One PKCS#8 key per test process, generated at run time (never committed). */
+export async function testSigningKey(): Promise<string> {
+  sharedKey ??= (await generateKeyPair()).privatePem;
+  return sharedKey;
+}
+
+function compatibilityDate(): string {
+  const toml = readFileSync(`${root}/wrangler.toml`, "utf8");
+  return /compatibility_date\s*=\s*"([^"]+)"/.exec(toml)![1]!;
+}
+
+export async function startWorkerdSigner(env: Record<string, string>, options: { port?: number; host?: string } = {}): Promise<RunningSigner> {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: `${root}/dist/worker/index.js`,
+    compatibilityDate: compatibilityDate(),
+    bindings: env,
+    host: options.host ?? "127.0.0.1",
+    port: options.port ?? 0,
+  });
+  const url = (await mf.ready).origin;
+  return { url, runtime: "workerd", close: () => mf.dispose() };
+}
+
+export async function startNodeSigner(env: Record<string, string>, options: { port?: number; host?: string } = {}): Promise<RunningSigner> {
+  const host = options.host ?? "127.0.0.1";
+  const signer = await startNodeServer({ env, port: options.port ?? 0, host, trustedProxies: [] });
+  return { url: `http://${host}:${signer.port}`, runtime: "node", close: () => signer.close() };
+}
+
+export function startSigner(runtime: SignerRuntime, env: Record<string, string>, options: { port?: number; host?: string } = {}): Promise<RunningSigner> {
+  return runtime === "workerd" ? startWorkerdSigner(env, options) : startNodeSigner(env, options);
+}

@@ -1,0 +1,79 @@
+/**
+ * Builds the signer: one Hono app, the same on Cloudflare Workers and on Node. The
+ * runtime (settings, keys, caches) is built from the platform's env on first use and
+ * reused; a bad configuration answers 500 "misconfigured" everywhere and signs nothing.
+ */
+import { Hono } from "hono";
+import type { Env } from "./config.js";
+import { errorResponse, HttpError } from "./http/errors.js";
+import { healthRoutes } from "./routes/health.js";
+import { keyRoutes } from "./routes/keys.js";
+import { logoutRoutes } from "./routes/logout.js";
+import { sessionRoutes } from "./routes/session.js";
+import { verifyRoutes } from "./routes/verify.js";
+import { buildRuntime, type AppEnv, type ClientAddress, type RuntimeOptions, type RuntimeResult } from "./runtime.js";
+
+export interface AppOptions extends RuntimeOptions {
+  clientAddress: ClientAddress;
+}
+
+/** Only string settings identify a configuration; bindings (KV, assets) do not change it. */
+function fingerprint(env: Env): string {
+  return JSON.stringify(
+    Object.entries(env)
+      .filter(([, v]) => typeof v === "string")
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+}
+
+export function createApp(options: AppOptions): Hono<AppEnv> {
+  const byObject = new WeakMap<object, Promise<RuntimeResult>>();
+  const byFingerprint = new Map<string, Promise<RuntimeResult>>();
+
+  function runtimeFor(env: Env): Promise<RuntimeResult> {
+    const known = byObject.get(env);
+    if (known) return known;
+    const print = fingerprint(env);
+    let result = byFingerprint.get(print);
+    if (!result) {
+      result = buildRuntime(env, options).then((r) => {
+        // Logged once per configuration, not once per request.
+        if (!r.ok) console.error(`[jwt-cookie] ${r.message}`);
+        return r;
+      });
+      if (byFingerprint.size >= 8) byFingerprint.clear();
+      byFingerprint.set(print, result);
+    }
+    byObject.set(env, result);
+    return result;
+  }
+
+  const app = new Hono<AppEnv>();
+
+  app.onError((error, c) => {
+    if (error instanceof HttpError) return errorResponse(c, error);
+    console.error("[jwt-cookie] unexpected error:", error instanceof Error ? error.message : String(error));
+    return errorResponse(c, new HttpError(500, "internal", "The signer failed unexpectedly; see its log."));
+  });
+  app.notFound((c) => errorResponse(c, new HttpError(404, "not_found", `No such endpoint: ${c.req.method} ${new URL(c.req.url).pathname}.`)));
+
+  app.use("*", async (c, next) => {
+    const result = await runtimeFor(c.env ?? {});
+    if (!result.ok) throw new HttpError(500, "misconfigured", result.message);
+    c.set("runtime", result.runtime);
+    await next();
+  });
+
+  app.route("/", sessionRoutes(options.clientAddress));
+  app.route("/", logoutRoutes());
+  app.route("/", verifyRoutes());
+  app.route("/", keyRoutes());
+  app.route("/", healthRoutes());
+  app.get("/", (c) =>
+    c.json({
+      service: "jwt-cookie signer",
+      endpoints: ["POST /session", "GET /session", "POST /logout", "GET /logout?rd=", "GET /verify", "GET /.well-known/jwks.json", "GET /public-key.pem", "GET /healthz"],
+    }),
+  );
+  return app;
+}

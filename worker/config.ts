@@ -1,0 +1,393 @@
+/**
+ * The only reader of the environment. Turns Worker vars/secrets (or Node's process.env)
+ * into validated, typed settings once, or into a list of problems that each name the
+ * key, what is wrong and how to fix it. Nothing else in the signer looks at `env`.
+ */
+
+export type Env = Record<string, unknown>;
+
+export type SameSite = "Lax" | "Strict" | "None";
+
+export interface AccessRule {
+  /** The user needs at least one of these roles ("user", "admin", "owner"). */
+  roles?: string[];
+  /** The user's Home Assistant id must be one of these. */
+  users?: string[];
+}
+
+export interface Settings {
+  haUrl: string; // origin of Home Assistant, no trailing slash
+  haWebSocketUrl: string;
+  /** PKCS#8 PEM or private JWK, as given; tokens/keys.ts imports it. */
+  signingKey: string;
+  previousPublicKeys: JsonWebKey[];
+  cookie: {
+    name: string;
+    domain: string | undefined; // as configured, e.g. ".example.com"; undefined = host-only
+    secure: boolean;
+    httpOnly: boolean;
+    sameSite: SameSite;
+  };
+  tokenTtl: number; // seconds
+  jwt: { issuer: string; audience: string[] };
+  allowedOrigins: string[];
+  /** Host names ("grafana.example.com"), wildcard suffixes ("*.example.com") or origins. */
+  redirectAllowlist: string[];
+  haTimeoutMs: number;
+  publicUrl: string | undefined; // the signer's external origin
+  rateLimitPerMinute: number;
+  accessRules: Record<string, AccessRule>;
+  /** Largest number of entries each in-memory cache may hold. */
+  cacheMaxEntries: number;
+  /** How long a Home Assistant verdict on an access token is reused at most. */
+  haCacheSeconds: number;
+}
+
+export interface ConfigProblem {
+  key: string;
+  message: string;
+}
+
+export type SettingsResult = { ok: true; settings: Settings } | { ok: false; problems: ConfigProblem[] };
+
+export const DEFAULT_HA_URL_FOR_DEVELOPMENT = "http://homeassistant.local:8123";
+const COOKIE_NAME_PATTERN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+const HOST_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/** Reads one string setting; blank counts as unset. */
+function read(env: Env, key: string): string | undefined {
+  const value = env[key];
+  if (typeof value !== "string") return undefined;
+  const trimmed = value.trim();
+  return trimmed === "" ? undefined : trimmed;
+}
+
+function list(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(/[,\s]+/)
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
+export function parseBoolean(value: string): boolean | undefined {
+  const v = value.toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  return undefined;
+}
+
+/** "1800", "1800s", "30m", "1h" -> seconds. */
+export function parseDuration(value: string, unit: "s" | "ms"): number | undefined {
+  const match = /^(\d{1,9})(ms|s|m|h)?$/.exec(value.toLowerCase());
+  if (!match) return undefined;
+  const n = Number(match[1]);
+  const suffix = match[2] ?? unit;
+  const ms = suffix === "ms" ? n : suffix === "s" ? n * 1000 : suffix === "m" ? n * 60_000 : n * 3_600_000;
+  return unit === "ms" ? ms : ms / 1000;
+}
+
+export function isValidHostname(host: string): boolean {
+  if (host.length > 253) return false;
+  return host.split(".").every((label) => HOST_LABEL.test(label));
+}
+
+/** Parses an origin such as "https://ha.example.com:8123"; undefined when it is anything else. */
+export function parseOrigin(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return undefined;
+  if (url.username || url.password || url.search || url.hash) return undefined;
+  if (url.pathname !== "/" && url.pathname !== "") return undefined;
+  // new URL() normalises "https://HA.example.com/" to "https://ha.example.com"
+  if (value.replace(/\/$/, "").toLowerCase() !== url.origin.toLowerCase()) return undefined;
+  return url.origin;
+}
+
+function parsePreviousKeys(raw: string | undefined, problems: ConfigProblem[]): JsonWebKey[] {
+  if (raw === undefined) return [];
+  const fix = 'Set it to the JWKS printed by "npm run keygen -- --rotate", e.g. {"keys":[{"kty":"EC","crv":"P-256","x":"…","y":"…"}]}, or remove it.';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    problems.push({ key: "PREVIOUS_PUBLIC_KEYS", message: `is not valid JSON. ${fix}` });
+    return [];
+  }
+  const keys = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) {
+    problems.push({ key: "PREVIOUS_PUBLIC_KEYS", message: `must be a JWKS object with a "keys" array. ${fix}` });
+    return [];
+  }
+  const out: JsonWebKey[] = [];
+  keys.forEach((key: unknown, i) => {
+    const k = key as Record<string, unknown> | null;
+    if (!k || typeof k !== "object") {
+      problems.push({ key: "PREVIOUS_PUBLIC_KEYS", message: `key #${i + 1} is not an object. ${fix}` });
+    } else if ("d" in k) {
+      problems.push({
+        key: "PREVIOUS_PUBLIC_KEYS",
+        message: `key #${i + 1} contains a private part ("d"). Publish only public keys here: remove "d" from it.`,
+      });
+    } else if (k.kty !== "EC" || k.crv !== "P-256" || typeof k.x !== "string" || typeof k.y !== "string") {
+      problems.push({
+        key: "PREVIOUS_PUBLIC_KEYS",
+        message: `key #${i + 1} is not a P-256 EC public key (needs kty "EC", crv "P-256", x, y). ${fix}`,
+      });
+    } else {
+      out.push({ kty: "EC", crv: "P-256", x: k.x, y: k.y });
+    }
+  });
+  return out;
+}
+
+function parseAccessRules(raw: string | undefined, problems: ConfigProblem[]): Record<string, AccessRule> {
+  if (raw === undefined) return {};
+  const example = 'e.g. {"grafana.example.com":{"roles":["admin"]},"nas.example.com":{"users":["<Home Assistant user id>"]}}';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    problems.push({ key: "ACCESS_RULES", message: `is not valid JSON; ${example}.` });
+    return {};
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+    problems.push({ key: "ACCESS_RULES", message: `must be an object that maps host names to rules; ${example}.` });
+    return {};
+  }
+  const rules: Record<string, AccessRule> = {};
+  for (const [host, rule] of Object.entries(parsed as Record<string, unknown>)) {
+    const lower = host.toLowerCase();
+    if (!isValidHostname(lower.replace(/^\*\./, ""))) {
+      problems.push({ key: "ACCESS_RULES", message: `"${host}" is not a host name; ${example}.` });
+      continue;
+    }
+    const r = rule as Record<string, unknown> | null;
+    const isStringList = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === "string" && s !== "");
+    if (
+      !r ||
+      typeof r !== "object" ||
+      Object.keys(r).some((k) => k !== "roles" && k !== "users") ||
+      (r.roles !== undefined && !isStringList(r.roles)) ||
+      (r.users !== undefined && !isStringList(r.users)) ||
+      (r.roles === undefined && r.users === undefined)
+    ) {
+      problems.push({
+        key: "ACCESS_RULES",
+        message: `the rule for "${host}" must have "roles" and/or "users", each a list of strings; ${example}.`,
+      });
+      continue;
+    }
+    rules[lower] = {
+      ...(r.roles !== undefined ? { roles: r.roles as string[] } : {}),
+      ...(r.users !== undefined ? { users: r.users as string[] } : {}),
+    };
+  }
+  return rules;
+}
+
+function parseInteger(
+  env: Env,
+  key: string,
+  fallback: number,
+  range: [number, number],
+  unit: "s" | "ms" | "count",
+  problems: ConfigProblem[],
+): number {
+  const raw = read(env, key);
+  if (raw === undefined) return fallback;
+  const value = unit === "count" ? (/^\d{1,9}$/.test(raw) ? Number(raw) : undefined) : parseDuration(raw, unit);
+  const shown = unit === "count" ? "" : unit === "s" ? " seconds" : " milliseconds";
+  if (value === undefined || !Number.isInteger(value) || value < range[0] || value > range[1]) {
+    problems.push({
+      key,
+      message: `"${raw}" is not valid: use a whole number from ${range[0]} to ${range[1]}${shown}${
+        unit === "count" ? "" : ` (suffixes ${unit === "ms" ? "ms, " : ""}s, m, h are accepted)`
+      }; the default is ${fallback}.`,
+    });
+    return fallback;
+  }
+  return value;
+}
+
+function parseFlag(env: Env, key: string, fallback: boolean, problems: ConfigProblem[]): boolean {
+  const raw = read(env, key);
+  if (raw === undefined) return fallback;
+  const value = parseBoolean(raw);
+  if (value === undefined) {
+    problems.push({ key, message: `"${raw}" is not a boolean: use true or false (default ${fallback}).` });
+    return fallback;
+  }
+  return value;
+}
+
+/** Validates the whole environment at once so that every problem is reported together. */
+export function loadSettings(env: Env): SettingsResult {
+  const problems: ConfigProblem[] = [];
+
+  const haRaw = read(env, "HA_URL");
+  let haUrl = "";
+  if (haRaw === undefined) {
+    problems.push({
+      key: "HA_URL",
+      message: 'is missing: set it to your Home Assistant\'s external address, e.g. "https://ha.example.com".',
+    });
+  } else {
+    const origin = parseOrigin(haRaw.replace(/\/+$/, ""));
+    if (!origin) {
+      problems.push({
+        key: "HA_URL",
+        message: `"${haRaw}" is not a plain http(s) origin: use e.g. "https://ha.example.com" or "http://192.168.1.10:8123", without path, query or credentials.`,
+      });
+    } else haUrl = origin;
+  }
+
+  const signingKey = read(env, "SIGNING_KEY");
+  if (signingKey === undefined) {
+    problems.push({
+      key: "SIGNING_KEY",
+      message:
+        'is missing: run "npm run keygen" and store the private key with "wrangler secret put SIGNING_KEY" (Workers) or in the environment / .dev.vars (Node, development).',
+    });
+  }
+
+  const previousPublicKeys = parsePreviousKeys(read(env, "PREVIOUS_PUBLIC_KEYS"), problems);
+
+  const cookieName = read(env, "COOKIE_NAME") ?? "jwt_access_token";
+  if (!COOKIE_NAME_PATTERN.test(cookieName)) {
+    problems.push({
+      key: "COOKIE_NAME",
+      message: `"${cookieName}" is not a valid cookie name: use 1-64 letters, digits or !#$%&'*+.^_\`|~- (default jwt_access_token).`,
+    });
+  }
+
+  let cookieDomain = read(env, "COOKIE_DOMAIN")?.toLowerCase();
+  if (cookieDomain !== undefined) {
+    const bare = cookieDomain.replace(/^\./, "");
+    if (!isValidHostname(bare) || !bare.includes(".") || /^[\d.]+$/.test(bare)) {
+      problems.push({
+        key: "COOKIE_DOMAIN",
+        message: `"${cookieDomain}" is not a domain a cookie can be scoped to: use your registrable domain such as ".example.com" (covers all its subdomains), or leave it unset for a host-only cookie.`,
+      });
+      cookieDomain = undefined;
+    }
+  }
+
+  const secure = parseFlag(env, "COOKIE_SECURE", true, problems);
+  const httpOnly = parseFlag(env, "COOKIE_HTTP_ONLY", true, problems);
+  const sameSiteRaw = read(env, "COOKIE_SAMESITE") ?? "Lax";
+  const sameSite = (["Lax", "Strict", "None"] as const).find((s) => s.toLowerCase() === sameSiteRaw.toLowerCase());
+  if (!sameSite) {
+    problems.push({ key: "COOKIE_SAMESITE", message: `"${sameSiteRaw}" is not one of Lax, Strict, None (default Lax).` });
+  } else if (sameSite === "None" && !secure) {
+    problems.push({
+      key: "COOKIE_SAMESITE",
+      message: "None requires a Secure cookie (browsers drop it otherwise): set COOKIE_SECURE=true or use Lax.",
+    });
+  }
+  if (cookieName.startsWith("__Host-") && (cookieDomain !== undefined || !secure)) {
+    problems.push({
+      key: "COOKIE_NAME",
+      message: "a __Host- cookie must be Secure and host-only: unset COOKIE_DOMAIN and COOKIE_SECURE, or choose another name.",
+    });
+  }
+  if (cookieName.startsWith("__Secure-") && !secure) {
+    problems.push({ key: "COOKIE_NAME", message: "a __Secure- cookie must be Secure: unset COOKIE_SECURE or choose another name." });
+  }
+
+  const tokenTtl = parseInteger(env, "TOKEN_TTL", 1800, [60, 86_400], "s", problems);
+  const haTimeoutMs = parseInteger(env, "HA_TIMEOUT", 5000, [200, 60_000], "ms", problems);
+  const rateLimitPerMinute = parseInteger(env, "RATE_LIMIT", 60, [1, 1_000_000], "count", problems);
+  const cacheMaxEntries = parseInteger(env, "CACHE_MAX_ENTRIES", 10_000, [10, 1_000_000], "count", problems);
+  const haCacheSeconds = parseInteger(env, "HA_CACHE_TTL", 300, [0, 3600], "s", problems);
+
+  const issuer = read(env, "JWT_ISSUER") ?? "homeassistant";
+  const audience = list(read(env, "JWT_AUDIENCE") ?? "homeassistant");
+  if (audience.length === 0) problems.push({ key: "JWT_AUDIENCE", message: 'needs at least one value (default "homeassistant").' });
+
+  const allowedOrigins: string[] = [];
+  for (const item of list(read(env, "ALLOWED_ORIGINS"))) {
+    const origin = parseOrigin(item);
+    if (!origin) {
+      problems.push({
+        key: "ALLOWED_ORIGINS",
+        message: `"${item}" is not an origin: list origins such as "https://ha.example.com,http://192.168.1.10:8123" (scheme, host and port only; "*" is not allowed with cookies).`,
+      });
+    } else allowedOrigins.push(origin);
+  }
+  if (allowedOrigins.length === 0 && haUrl) allowedOrigins.push(haUrl);
+
+  const redirectAllowlist: string[] = [];
+  for (const item of list(read(env, "REDIRECT_ALLOWLIST"))) {
+    const lower = item.toLowerCase();
+    const origin = /^https?:\/\//.test(lower) ? parseOrigin(lower) : undefined;
+    if (origin) redirectAllowlist.push(origin);
+    else if (isValidHostname(lower.replace(/^\*\./, ""))) redirectAllowlist.push(lower);
+    else {
+      problems.push({
+        key: "REDIRECT_ALLOWLIST",
+        message: `"${item}" is not a host name, "*.domain" pattern or origin: e.g. "grafana.example.com,*.lan.example.com,https://nas.example.net".`,
+      });
+    }
+  }
+
+  let publicUrl: string | undefined;
+  const publicRaw = read(env, "PUBLIC_URL");
+  if (publicRaw !== undefined) {
+    publicUrl = parseOrigin(publicRaw.replace(/\/+$/, ""));
+    if (!publicUrl) {
+      problems.push({
+        key: "PUBLIC_URL",
+        message: `"${publicRaw}" is not an origin: set the signer's external address, e.g. "https://auth.example.com".`,
+      });
+    }
+  }
+
+  const accessRules = parseAccessRules(read(env, "ACCESS_RULES"), problems);
+
+  if (problems.length > 0 || signingKey === undefined || !sameSite) return { ok: false, problems };
+  return {
+    ok: true,
+    settings: {
+      haUrl,
+      haWebSocketUrl: `${haUrl.replace(/^http/, "ws")}/api/websocket`,
+      signingKey,
+      previousPublicKeys,
+      cookie: { name: cookieName, domain: cookieDomain, secure, httpOnly, sameSite },
+      tokenTtl,
+      jwt: { issuer, audience },
+      allowedOrigins,
+      redirectAllowlist,
+      haTimeoutMs,
+      publicUrl,
+      rateLimitPerMinute,
+      accessRules,
+      cacheMaxEntries,
+      haCacheSeconds,
+    },
+  };
+}
+
+/** One line per problem, for logs and the `misconfigured` error message. */
+export function describeProblems(problems: ConfigProblem[]): string {
+  return problems.map((p) => `${p.key} ${p.message}`).join(" ");
+}
+
+/** Settings of the Node entry only (where to listen, which peers may set X-Forwarded-For). */
+export interface NodeServerSettings {
+  port: number;
+  host: string;
+  trustedProxies: string[];
+}
+
+export function loadNodeServerSettings(env: Env): { ok: true; server: NodeServerSettings } | { ok: false; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  const port = parseInteger(env, "PORT", 8787, [1, 65_535], "count", problems);
+  const host = read(env, "HOST") ?? "127.0.0.1";
+  const trustedProxies = list(read(env, "TRUSTED_PROXIES"));
+  return problems.length ? { ok: false, problems } : { ok: true, server: { port, host, trustedProxies } };
+}

@@ -1,0 +1,50 @@
+/**
+ * Decides locally whether a Home Assistant access token can possibly be valid, WITHOUT its
+ * key. Home Assistant counts every rejected token as a failed login and may ban the sender's
+ * address, so anything that is visibly not a live HA access token must never be sent.
+ */
+import { decodeBytes, decodeJsonObject } from "../tokens/base64url.js";
+
+/** Home Assistant verifies with 10 s leeway (homeassistant/auth/__init__.py). */
+export const HA_LEEWAY_SECONDS = 10;
+/** Real access tokens are about 200 characters; long-lived ones the same. */
+export const MAX_HA_TOKEN_LENGTH = 2048;
+const REFRESH_TOKEN_ID = /^[0-9a-f]{32}$/;
+
+export type PrecheckResult =
+  | { ok: true; issuer: string; expiresAt: number /* unix seconds */ }
+  | { ok: false; reason: "malformed" | "not_hs256" | "bad_issuer" | "expired" | "not_yet_valid"; detail: string };
+
+export function precheckAccessToken(token: string, nowSeconds: number): PrecheckResult {
+  if (token.length > MAX_HA_TOKEN_LENGTH) {
+    return { ok: false, reason: "malformed", detail: "is far longer than a Home Assistant access token" };
+  }
+  const parts = token.split(".");
+  if (parts.length !== 3 || parts.some((p) => p === "")) {
+    return { ok: false, reason: "malformed", detail: "is not a JWT (three base64url parts separated by dots)" };
+  }
+  const header = decodeJsonObject(parts[0]!);
+  const payload = decodeJsonObject(parts[1]!);
+  const signature = decodeBytes(parts[2]!);
+  if (!header || !payload || !signature) {
+    return { ok: false, reason: "malformed", detail: "does not decode as a JWT" };
+  }
+  // HS256 signatures are exactly 32 bytes.
+  if (header.alg !== "HS256" || signature.length !== 32) {
+    return { ok: false, reason: "not_hs256", detail: "is not an HS256 token as Home Assistant issues them" };
+  }
+  if (typeof payload.iss !== "string" || !REFRESH_TOKEN_ID.test(payload.iss)) {
+    return { ok: false, reason: "bad_issuer", detail: "has no Home Assistant refresh-token id (32 hex) as issuer" };
+  }
+  if (typeof payload.exp !== "number" || !Number.isFinite(payload.exp) || typeof payload.iat !== "number") {
+    return { ok: false, reason: "malformed", detail: "has no numeric exp/iat claims" };
+  }
+  if (nowSeconds > payload.exp + HA_LEEWAY_SECONDS) {
+    return { ok: false, reason: "expired", detail: "has expired; refresh it (hass.auth.refreshAccessToken()) and try again" };
+  }
+  // PyJWT, which Home Assistant uses, refuses iat and nbf in the future (beyond the leeway).
+  if (payload.iat > nowSeconds + HA_LEEWAY_SECONDS || (typeof payload.nbf === "number" && payload.nbf > nowSeconds + HA_LEEWAY_SECONDS)) {
+    return { ok: false, reason: "not_yet_valid", detail: "is not valid yet; check the clocks of this device and of the signer" };
+  }
+  return { ok: true, issuer: payload.iss, expiresAt: payload.exp };
+}

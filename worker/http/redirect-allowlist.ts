@@ -1,0 +1,43 @@
+/**
+ * Where the signer may send a browser after sign-in or sign-out. Only absolute http(s)
+ * URLs whose host is under the cookie domain, is Home Assistant's or the signer's own, or
+ * matches REDIRECT_ALLOWLIST. Everything else (scheme-relative, javascript:, credentials,
+ * backslashes, control characters, look-alike hosts) is refused.
+ */
+import type { Settings } from "../config.js";
+
+const ABSOLUTE_HTTP = /^https?:\/\/[^\\/]/i;
+// Control characters, whitespace and backslashes have no place in a redirect target;
+// browsers "repair" them in ways that differ from any server-side parser.
+const FORBIDDEN = /[\u0000-\u0020\u007f-\u009f\\]/;
+
+export function isHostUnder(host: string, domain: string): boolean {
+  const bare = domain.replace(/^\./, "").toLowerCase();
+  return host === bare || host.endsWith(`.${bare}`);
+}
+
+function matchesEntry(url: URL, entry: string): boolean {
+  if (entry.includes("://")) return url.origin === entry;
+  if (entry.startsWith("*.")) return url.hostname.endsWith(entry.slice(1));
+  return url.hostname === entry;
+}
+
+/** The normalised URL when `target` is an allowed redirect, otherwise undefined. */
+export function allowedRedirect(target: string | undefined | null, settings: Settings, signerOrigin?: string): string | undefined {
+  if (!target || target.length > 4096 || FORBIDDEN.test(target) || !ABSOLUTE_HTTP.test(target)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return undefined;
+  }
+  if ((url.protocol !== "https:" && url.protocol !== "http:") || url.username || url.password) return undefined;
+  const host = url.hostname; // lower-case, punycode for IDNs
+  const allowed =
+    (settings.cookie.domain !== undefined && isHostUnder(host, settings.cookie.domain)) ||
+    url.origin === settings.haUrl ||
+    (settings.publicUrl !== undefined && url.origin === settings.publicUrl) ||
+    (signerOrigin !== undefined && url.origin === signerOrigin) ||
+    settings.redirectAllowlist.some((entry) => matchesEntry(url, entry));
+  return allowed ? url.href : undefined;
+}

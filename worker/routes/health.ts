@@ -1,0 +1,21 @@
+/** GET /healthz: is the configuration valid? Public facts only, never secrets. */
+import { Hono } from "hono";
+import type { AppEnv } from "../runtime.js";
+
+export function healthRoutes(): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.get("/healthz", (c) => {
+    const { settings, keys } = c.get("runtime");
+    c.header("Cache-Control", "no-store");
+    return c.json({
+      status: "ok",
+      ha_url: settings.haUrl,
+      kid: keys.current.kid,
+      accepted_kids: keys.accepted.map((k) => k.kid),
+      cookie: { ...settings.cookie, domain: settings.cookie.domain ?? null },
+      token_ttl: settings.tokenTtl,
+      allowed_origins: settings.allowedOrigins,
+    });
+  });
+  return routes;
+}

@@ -1,0 +1,100 @@
+/**
+ * POST /session: a Home Assistant access token in, our ES256 JWT cookie out.
+ * GET  /session: whether this browser sent our cookie and whether it is valid, without
+ *                revealing it (for the panel's diagnostics).
+ * Order matters: origin -> rate limit -> header -> local pre-check -> Home Assistant ->
+ * sign -> cookie. Any failure throws before the cookie line, so no failure sets a cookie.
+ */
+import { Hono } from "hono";
+import { HomeAssistantError, type HomeAssistantFailure } from "../home-assistant/errors.js";
+import { precheckAccessToken, MAX_HA_TOKEN_LENGTH } from "../home-assistant/access-token-precheck.js";
+import { readSessionCookie, sessionCookie } from "../http/cookie.js";
+import { corsForAllowedOrigins } from "../http/cors.js";
+import { HttpError } from "../http/errors.js";
+import type { AppEnv, ClientAddress } from "../runtime.js";
+import { sessionClaims, signJwt } from "../tokens/sign.js";
+
+const HA_FAILURES: Record<HomeAssistantFailure, { status: 401 | 403 | 502 | 504; code: string }> = {
+  rejected: { status: 401, code: "token_rejected" },
+  inactive: { status: 403, code: "user_inactive" },
+  local_only: { status: 403, code: "user_local_only" },
+  unreachable: { status: 502, code: "ha_unreachable" },
+  protocol: { status: 502, code: "ha_protocol" },
+  timeout: { status: 504, code: "ha_timeout" },
+};
+
+function bearerToken(header: string | undefined): string {
+  if (header === undefined || header.trim() === "") {
+    throw new HttpError(401, "missing_token", "Send the Home Assistant access token as \"Authorization: Bearer <token>\".");
+  }
+  if (header.length > MAX_HA_TOKEN_LENGTH + 16) {
+    throw new HttpError(400, "malformed_token", "The Authorization header is far longer than a Home Assistant access token.");
+  }
+  const match = /^Bearer +([^\s]+)\s*$/i.exec(header);
+  if (!match) {
+    throw new HttpError(400, "bad_authorization", "Only the Bearer scheme is accepted: \"Authorization: Bearer <Home Assistant access token>\".");
+  }
+  return match[1]!;
+}
+
+export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.use("/session", corsForAllowedOrigins());
+
+  routes.post("/session", async (c) => {
+    const { settings, identity, keys, rateLimiter } = c.get("runtime");
+    const now = Date.now();
+    const wait = rateLimiter.take(clientAddress(c), now);
+    if (wait > 0) {
+      throw new HttpError(429, "rate_limited", `Too many sign-in attempts from this address; try again in ${wait} s.`, {
+        "Retry-After": String(wait),
+      });
+    }
+    const token = bearerToken(c.req.header("Authorization"));
+    const check = precheckAccessToken(token, Math.floor(now / 1000));
+    if (!check.ok) {
+      const expired = check.reason === "expired";
+      throw new HttpError(
+        expired ? 401 : 400,
+        expired ? "token_expired" : "malformed_token",
+        `The Home Assistant access token ${check.detail}. It was not sent to Home Assistant.`,
+      );
+    }
+
+    let user;
+    try {
+      user = await identity.lookup(token, check.expiresAt, now);
+    } catch (error) {
+      if (!(error instanceof HomeAssistantError)) throw error;
+      const { status, code } = HA_FAILURES[error.failure];
+      throw new HttpError(status, code, error.message);
+    }
+
+    const claims = sessionClaims(user, { ...settings.jwt, ttl: settings.tokenTtl, now });
+    const jwt = await signJwt(keys, claims);
+    c.header("Set-Cookie", sessionCookie(settings, jwt, settings.tokenTtl));
+    c.header("Cache-Control", "no-store");
+    return c.json({
+      user: { id: user.id, name: user.name, is_admin: user.is_admin, is_owner: user.is_owner },
+      roles: claims.roles,
+      expires_at: claims.exp,
+      cookie: { name: settings.cookie.name, domain: settings.cookie.domain ?? null },
+    });
+  });
+
+  routes.get("/session", async (c) => {
+    const { settings, verifier } = c.get("runtime");
+    const now = Date.now();
+    const cookie = readSessionCookie(c.req.header("Cookie"), settings.cookie.name);
+    c.header("Cache-Control", "no-store");
+    const base = { server_time: Math.floor(now / 1000), cookie_name: settings.cookie.name };
+    if (cookie.kind === "none") return c.json({ ...base, present: false, valid: false });
+    if (cookie.kind === "ambiguous") return c.json({ ...base, present: true, valid: false, reason: "ambiguous_cookie" });
+    const result = await verifier.verify(cookie.token, now);
+    if (!result.ok) return c.json({ ...base, present: true, valid: false, reason: result.reason });
+    const { sub, name, roles, exp, iat } = result.claims;
+    return c.json({ ...base, present: true, valid: true, expires_at: exp, issued_at: iat, claims: { sub, name, roles } });
+  });
+
+  return routes;
+}

@@ -1,0 +1,86 @@
+/**
+ * GET /verify: forward auth for Caddy, Traefik and nginx. Never calls Home Assistant.
+ * 200 + Remote-* headers when our cookie (or "Authorization: Bearer <our JWT>") verifies;
+ * otherwise 401, except that a browser navigation through Caddy/Traefik gets a 302 to the
+ * sign-in page. nginx's auth_request may only answer 2xx/401/403, so its config calls
+ * /verify?redirect=false and turns the 401 into the redirect itself (error_page 401).
+ */
+import { Hono, type Context } from "hono";
+import { decideAccess } from "../http/access-rules.js";
+import { readSessionCookie } from "../http/cookie.js";
+import { signerOrigin } from "../http/cors.js";
+import { errorResponse, HttpError } from "../http/errors.js";
+import { identityHeaders } from "../http/identity-headers.js";
+import { allowedRedirect } from "../http/redirect-allowlist.js";
+import type { AppEnv } from "../runtime.js";
+
+function firstForwarded(value: string | undefined): string | undefined {
+  const first = value?.split(",")[0]?.trim();
+  return first ? first : undefined;
+}
+
+/** The URL the visitor asked for, rebuilt from the proxy's X-Forwarded-* headers. */
+export function originalUrl(c: Context<AppEnv>): string | undefined {
+  const proto = firstForwarded(c.req.header("X-Forwarded-Proto"));
+  const host = firstForwarded(c.req.header("X-Forwarded-Host"));
+  const uri = c.req.header("X-Forwarded-Uri") ?? "/";
+  if (!host || (proto !== "http" && proto !== "https") || !uri.startsWith("/")) return undefined;
+  return `${proto}://${host}${uri}`;
+}
+
+function isBrowserNavigation(c: Context<AppEnv>): boolean {
+  const method = c.req.header("X-Forwarded-Method") ?? c.req.method;
+  return (method === "GET" || method === "HEAD") && (c.req.header("Accept") ?? "").includes("text/html");
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+export function verifyRoutes(): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.get("/verify", async (c) => {
+    const { settings, verifier } = c.get("runtime");
+    c.header("Cache-Control", "no-store");
+    const cookie = readSessionCookie(c.req.header("Cookie"), settings.cookie.name);
+    const bearer = /^Bearer +(\S+)\s*$/i.exec(c.req.header("Authorization") ?? "")?.[1];
+    let failure: string | undefined;
+    let claims;
+    if (cookie.kind === "ambiguous") failure = "ambiguous_cookie";
+    else {
+      const token = cookie.kind === "one" ? cookie.token : bearer;
+      if (token === undefined) failure = "no_session";
+      else {
+        const result = await verifier.verify(token, Date.now());
+        if (result.ok) claims = result.claims;
+        else failure = result.reason;
+      }
+    }
+
+    if (claims) {
+      const decision = decideAccess(settings.accessRules, firstForwarded(c.req.header("X-Forwarded-Host")), claims);
+      if (!decision.allowed) {
+        if (isBrowserNavigation(c)) {
+          return c.html(
+            `<!doctype html><meta charset="utf-8"><title>Access denied</title><h1>Access denied</h1><p>${escapeHtml(decision.reason)}</p><p>Ask your Home Assistant administrator for access.</p>`,
+            403,
+          );
+        }
+        return errorResponse(c, new HttpError(403, "access_denied", decision.reason));
+      }
+      for (const [name, value] of Object.entries(identityHeaders(claims))) c.header(name, value);
+      return c.body(null, 200);
+    }
+
+    if (c.req.query("redirect") !== "false" && isBrowserNavigation(c)) {
+      const origin = signerOrigin(c.req.url, settings.publicUrl);
+      const back = allowedRedirect(originalUrl(c), settings, origin);
+      return c.redirect(`${origin}/login${back ? `?rd=${encodeURIComponent(back)}` : ""}`, 302);
+    }
+    return errorResponse(
+      c,
+      new HttpError(401, failure === "no_session" ? "no_session" : "invalid_session", `No valid session (${failure}): sign in through Home Assistant.`),
+    );
+  });
+  return routes;
+}

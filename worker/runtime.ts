@@ -1,0 +1,63 @@
+/**
+ * Everything a request needs, built once per configuration: validated settings, the key
+ * ring, the verifier and the caches. A configuration that does not validate, or whose key
+ * does not import, gives no runtime at all, so nothing can ever be signed with it.
+ */
+import type { Context } from "hono";
+import { describeProblems, loadSettings, type Env, type Settings } from "./config.js";
+import { fetchCurrentUser, type HomeAssistantUser } from "./home-assistant/current-user.js";
+import { createIdentityLookup, type IdentityLookup } from "./home-assistant/identity-lookup.js";
+import { createRateLimiter, type RateLimiter } from "./http/rate-limit.js";
+import { importKeyRing, KeyError, type KeyRing } from "./tokens/keys.js";
+import { createVerifier, type Verifier } from "./tokens/verify.js";
+
+export interface Runtime {
+  settings: Settings;
+  keys: KeyRing;
+  verifier: Verifier;
+  identity: IdentityLookup;
+  rateLimiter: RateLimiter;
+}
+
+export type RuntimeResult = { ok: true; runtime: Runtime } | { ok: false; message: string };
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { runtime: Runtime };
+}
+
+/** How the host platform tells us who is calling (CF-Connecting-IP, the socket, ...). */
+export type ClientAddress = (c: Context<AppEnv>) => string;
+
+export interface RuntimeOptions {
+  /** Replaces the WebSocket exchange; only the in-process benchmark uses it. */
+  fetchUser?: (settings: Settings, token: string) => Promise<HomeAssistantUser>;
+}
+
+export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Promise<RuntimeResult> {
+  const loaded = loadSettings(env);
+  if (!loaded.ok) return { ok: false, message: `Configuration is invalid: ${describeProblems(loaded.problems)}` };
+  const { settings } = loaded;
+  let keys: KeyRing;
+  try {
+    keys = await importKeyRing(settings.signingKey, settings.previousPublicKeys);
+  } catch (error) {
+    const message = error instanceof KeyError ? error.message : "SIGNING_KEY could not be imported: create a new one with npm run keygen.";
+    return { ok: false, message: `Configuration is invalid: ${message}` };
+  }
+  const fetchUser = options.fetchUser ?? ((s: Settings, token: string) => fetchCurrentUser(s.haWebSocketUrl, token, s.haTimeoutMs));
+  return {
+    ok: true,
+    runtime: {
+      settings,
+      keys,
+      verifier: createVerifier(keys, { ...settings.jwt, cacheMaxEntries: settings.cacheMaxEntries }),
+      identity: createIdentityLookup({
+        fetchUser: (token) => fetchUser(settings, token),
+        maxEntries: settings.cacheMaxEntries,
+        maxCacheSeconds: settings.haCacheSeconds,
+      }),
+      rateLimiter: createRateLimiter(settings.rateLimitPerMinute, settings.cacheMaxEntries),
+    },
+  };
+}
