@@ -103,9 +103,10 @@ export function parseOrigin(value: string): string | undefined {
   if (url.protocol !== "https:" && url.protocol !== "http:") return undefined;
   if (url.username || url.password || url.search || url.hash) return undefined;
   if (url.pathname !== "/" && url.pathname !== "") return undefined;
-  // new URL() normalises "https://HA.example.com/" to "https://ha.example.com"
-  if (value.replace(/\/$/, "").toLowerCase() !== url.origin.toLowerCase()) return undefined;
-  return url.origin;
+  // The URL parser "repairs" these; in a setting they are a typo we should point out.
+  if (/[\\\s]/.test(value) || !/^https?:\/\/[^/]/i.test(value)) return undefined;
+  return url.origin; // normalised: lower-case host, default port dropped
+
 }
 
 function parsePreviousKeys(raw: string | undefined, problems: ConfigProblem[]): JsonWebKey[] {

@@ -1,0 +1,119 @@
+import { describe, expect, test } from "vitest";
+import { describeProblems, loadSettings, parseOrigin } from "../../worker/config.js";
+
+const base = { HA_URL: "https://ha.example.com", SIGNING_KEY: "-----BEGIN PRIVATE KEY-----x-----END PRIVATE KEY-----" };
+
+function problemsOf(env: Record<string, string>) {
+  const result = loadSettings(env);
+  return result.ok ? [] : result.problems;
+}
+
+describe("loadSettings", () => {
+  test("defaults follow the issue", () => {
+    const result = loadSettings(base);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const s = result.settings;
+    expect(s.haUrl).toBe("https://ha.example.com");
+    expect(s.haWebSocketUrl).toBe("wss://ha.example.com/api/websocket");
+    expect(s.cookie).toEqual({ name: "jwt_access_token", domain: undefined, secure: true, httpOnly: true, sameSite: "Lax" });
+    expect(s.tokenTtl).toBe(1800);
+    expect(s.jwt).toEqual({ issuer: "homeassistant", audience: ["homeassistant"] });
+    expect(s.allowedOrigins).toEqual(["https://ha.example.com"]);
+    expect(s.haTimeoutMs).toBe(5000);
+  });
+
+  test("every documented key is read and normalised", () => {
+    const result = loadSettings({
+      ...base,
+      HA_URL: "http://192.168.1.10:8123/",
+      COOKIE_NAME: "sso",
+      COOKIE_DOMAIN: ".Example.com",
+      COOKIE_SECURE: "false",
+      COOKIE_HTTP_ONLY: "no",
+      COOKIE_SAMESITE: "strict",
+      TOKEN_TTL: "15m",
+      JWT_ISSUER: "me",
+      JWT_AUDIENCE: "a, b",
+      ALLOWED_ORIGINS: "https://ha.example.com, http://192.168.1.10:8123",
+      REDIRECT_ALLOWLIST: "grafana.example.net,*.lan.example.org,https://nas.example.net:5001",
+      HA_TIMEOUT: "2s",
+      PUBLIC_URL: "https://auth.example.com/",
+      ACCESS_RULES: '{"Grafana.example.com":{"roles":["admin"]}}',
+    });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const s = result.settings;
+    expect(s.haUrl).toBe("http://192.168.1.10:8123");
+    expect(s.haWebSocketUrl).toBe("ws://192.168.1.10:8123/api/websocket");
+    expect(s.cookie).toEqual({ name: "sso", domain: ".example.com", secure: false, httpOnly: false, sameSite: "Strict" });
+    expect(s.tokenTtl).toBe(900);
+    expect(s.jwt).toEqual({ issuer: "me", audience: ["a", "b"] });
+    expect(s.allowedOrigins).toEqual(["https://ha.example.com", "http://192.168.1.10:8123"]);
+    expect(s.redirectAllowlist).toEqual(["grafana.example.net", "*.lan.example.org", "https://nas.example.net:5001"]);
+    expect(s.haTimeoutMs).toBe(2000);
+    expect(s.publicUrl).toBe("https://auth.example.com");
+    expect(s.accessRules).toEqual({ "grafana.example.com": { roles: ["admin"] } });
+  });
+
+  test.each([
+    [{ HA_URL: "" }, "HA_URL"],
+    [{ HA_URL: "ha.example.com" }, "HA_URL"],
+    [{ HA_URL: "https://user:pw@ha.example.com" }, "HA_URL"],
+    [{ HA_URL: "https://ha.example.com/lovelace" }, "HA_URL"],
+    [{ HA_URL: "ftp://ha.example.com" }, "HA_URL"],
+    [{ SIGNING_KEY: "" }, "SIGNING_KEY"],
+    [{ PREVIOUS_PUBLIC_KEYS: "{" }, "PREVIOUS_PUBLIC_KEYS"],
+    [{ PREVIOUS_PUBLIC_KEYS: '{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"c"}]}' }, "PREVIOUS_PUBLIC_KEYS"],
+    [{ PREVIOUS_PUBLIC_KEYS: '{"keys":[{"kty":"RSA","n":"a","e":"AQAB"}]}' }, "PREVIOUS_PUBLIC_KEYS"],
+    [{ COOKIE_NAME: "bad name" }, "COOKIE_NAME"],
+    [{ COOKIE_NAME: "a;b" }, "COOKIE_NAME"],
+    [{ COOKIE_NAME: "__Host-x", COOKIE_DOMAIN: ".example.com" }, "COOKIE_NAME"],
+    [{ COOKIE_DOMAIN: "com" }, "COOKIE_DOMAIN"],
+    [{ COOKIE_DOMAIN: "192.168.1.1" }, "COOKIE_DOMAIN"],
+    [{ COOKIE_DOMAIN: "exa mple.com" }, "COOKIE_DOMAIN"],
+    [{ COOKIE_SECURE: "maybe" }, "COOKIE_SECURE"],
+    [{ COOKIE_HTTP_ONLY: "2" }, "COOKIE_HTTP_ONLY"],
+    [{ COOKIE_SAMESITE: "lax-ish" }, "COOKIE_SAMESITE"],
+    [{ COOKIE_SAMESITE: "None", COOKIE_SECURE: "false" }, "COOKIE_SAMESITE"],
+    [{ TOKEN_TTL: "0" }, "TOKEN_TTL"],
+    [{ TOKEN_TTL: "-5" }, "TOKEN_TTL"],
+    [{ TOKEN_TTL: "2d" }, "TOKEN_TTL"],
+    [{ TOKEN_TTL: "99999999" }, "TOKEN_TTL"],
+    [{ JWT_AUDIENCE: " , " }, "JWT_AUDIENCE"],
+    [{ ALLOWED_ORIGINS: "*" }, "ALLOWED_ORIGINS"],
+    [{ ALLOWED_ORIGINS: "https://ha.example.com/path" }, "ALLOWED_ORIGINS"],
+    [{ ALLOWED_ORIGINS: "null" }, "ALLOWED_ORIGINS"],
+    [{ REDIRECT_ALLOWLIST: "javascript:alert(1)" }, "REDIRECT_ALLOWLIST"],
+    [{ HA_TIMEOUT: "forever" }, "HA_TIMEOUT"],
+    [{ PUBLIC_URL: "auth.example.com" }, "PUBLIC_URL"],
+    [{ ACCESS_RULES: "[]" }, "ACCESS_RULES"],
+    [{ ACCESS_RULES: '{"x.example.com":{"roles":"admin"}}' }, "ACCESS_RULES"],
+    [{ ACCESS_RULES: '{"x.example.com":{}}' }, "ACCESS_RULES"],
+    [{ RATE_LIMIT: "lots" }, "RATE_LIMIT"],
+  ])("%j is refused with a message naming %s", (override, key) => {
+    const problems = problemsOf({ ...base, ...override });
+    expect(problems.map((p) => p.key)).toContain(key);
+    const text = describeProblems(problems);
+    expect(text).toContain(key);
+    // Every message says what to do, not only what is wrong.
+    for (const p of problems) expect(p.message.length).toBeGreaterThan(20);
+  });
+
+  test("all problems are reported together", () => {
+    const problems = problemsOf({ HA_URL: "nope", COOKIE_SAMESITE: "x", TOKEN_TTL: "x" });
+    expect(problems.map((p) => p.key).sort()).toEqual(["COOKIE_SAMESITE", "HA_URL", "SIGNING_KEY", "TOKEN_TTL"]);
+  });
+
+  test("non-string bindings (KV, assets) are ignored, not mistaken for settings", () => {
+    expect(loadSettings({ ...base, COOKIE_NAME: { get() {} } as unknown as string }).ok).toBe(true);
+  });
+
+  test("parseOrigin refuses everything but a bare origin", () => {
+    expect(parseOrigin("https://a.example.com")).toBe("https://a.example.com");
+    expect(parseOrigin("https://A.example.com:443")).toBe("https://a.example.com");
+    for (const bad of ["null", "https://a.example.com/x", "https://a.example.com?x", "javascript:x", "//a.example.com", "https://u@a.example.com", "https:\\\\a.example.com", "https:/a.example.com"]) {
+      expect(parseOrigin(bad)).toBeUndefined();
+    }
+  });
+});

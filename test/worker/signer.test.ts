@@ -1,0 +1,340 @@
+/**
+ * The signer end to end over HTTP, in workerd and on Node, against the Home Assistant
+ * double: every endpoint's success and its bad inputs. Every failure is checked for
+ * "no Set-Cookie", and every locally rejectable token for "Home Assistant never saw it".
+ */
+import { createPublicKey, verify as nodeVerify } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { startHomeAssistantDouble, type DoubleUser, type HomeAssistantDouble } from "../ha-double/index.js";
+import { RUNTIMES, startSigner, testSigningKey, type RunningSigner } from "../support/signer.js";
+import { fakeHaToken } from "../support/tokens.js";
+
+const HA_ORIGIN_ALIAS = "https://ha.example.com";
+
+describe.each(RUNTIMES)("signer on %s", (runtime) => {
+  let ha: HomeAssistantDouble;
+  let signer: RunningSigner;
+  let admin: DoubleUser;
+  let plain: DoubleUser;
+  const started: RunningSigner[] = [];
+
+  async function extraSigner(env: Record<string, string>): Promise<RunningSigner> {
+    const s = await startSigner(runtime, env);
+    started.push(s);
+    return s;
+  }
+
+  async function baseEnv(): Promise<Record<string, string>> {
+    return {
+      HA_URL: ha.url,
+      SIGNING_KEY: await testSigningKey(),
+      ALLOWED_ORIGINS: `${ha.url},${HA_ORIGIN_ALIAS}`,
+      COOKIE_DOMAIN: ".example.com",
+      HA_TIMEOUT: "1500",
+      RATE_LIMIT: "1000",
+    };
+  }
+
+  beforeAll(async () => {
+    ha = await startHomeAssistantDouble();
+    admin = ha.addUser({ name: "Admin", is_admin: true, is_owner: true });
+    plain = ha.addUser({ name: "Plain", is_admin: false });
+    signer = await startSigner(runtime, await baseEnv());
+  });
+  afterEach(() => {
+    ha.setFault({ kind: "none" });
+  });
+  afterAll(async () => {
+    await Promise.all([signer.close(), ...started.map((s) => s.close())]);
+    await ha.close();
+  });
+
+  const post = (path: string, headers: Record<string, string> = {}, base = signer) =>
+    fetch(`${base.url}${path}`, { method: "POST", headers, redirect: "manual" });
+
+  async function expectError(response: Response, status: number, code: string) {
+    const body = (await response.json()) as { error: string; message: string };
+    expect({ status: response.status, error: body.error }).toEqual({ status, error: code });
+    expect(body.message.length).toBeGreaterThan(15);
+    expect(body.message).not.toMatch(/\bat \S+\.(ts|js):\d+/); // no stack trace
+    expect(response.headers.get("set-cookie")).toBeNull();
+    return body;
+  }
+
+  describe("POST /session", () => {
+    test("a valid token gets the user and a cookie with the configured attributes", async () => {
+      ha.resetStats();
+      const response = await post("/session", { Authorization: `Bearer ${ha.accessToken(admin.id)}`, Origin: ha.url });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as Record<string, unknown>;
+      const now = Math.floor(Date.now() / 1000);
+      expect(body).toEqual({
+        user: { id: admin.id, name: "Admin", is_admin: true, is_owner: true },
+        roles: ["user", "admin", "owner"],
+        expires_at: expect.any(Number),
+        cookie: { name: "jwt_access_token", domain: ".example.com" },
+      });
+      expect(Math.abs((body.expires_at as number) - (now + 1800))).toBeLessThanOrEqual(2);
+      const setCookie = response.headers.get("set-cookie")!;
+      expect(setCookie).toMatch(/^jwt_access_token=[\w-]+\.[\w-]+\.[\w-]+; Path=\/; Max-Age=1800; Domain=\.example\.com; Secure; HttpOnly; SameSite=Lax$/);
+      expect(response.headers.get("access-control-allow-origin")).toBe(ha.url);
+      expect(response.headers.get("access-control-allow-credentials")).toBe("true");
+      expect(response.headers.get("cache-control")).toBe("no-store");
+      // Home Assistant saw exactly the protocol: auth, then auth/current_user with id 1.
+      const inbound = ha.stats.frames.filter((f) => f.dir === "in").map((f) => JSON.parse(f.data));
+      expect(inbound).toEqual([{ type: "auth", access_token: expect.any(String) }, { id: 1, type: "auth/current_user" }]);
+      expect(ha.stats.failedLogins()).toBe(0);
+      // Never an X-Forwarded-For towards Home Assistant.
+      expect(ha.stats.requests.every((r) => !("x-forwarded-for" in r.headers))).toBe(true);
+    });
+
+    test("the JWT verifies with node:crypto against /public-key.pem and /.well-known/jwks.json", async () => {
+      const response = await post("/session", { Authorization: `Bearer ${ha.accessToken(plain.id)}` });
+      const jwt = /jwt_access_token=([^;]+)/.exec(response.headers.get("set-cookie")!)![1]!;
+      const [h, p, s] = jwt.split(".") as [string, string, string];
+      const pem = await (await fetch(`${signer.url}/public-key.pem`)).text();
+      const jwks = (await (await fetch(`${signer.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+      const header = JSON.parse(Buffer.from(h, "base64url").toString()) as { kid: string };
+      const jwk = jwks.keys.find((k) => k.kid === header.kid)!;
+      for (const key of [createPublicKey(pem), createPublicKey({ key: jwk as never, format: "jwk" })]) {
+        expect(nodeVerify("sha256", Buffer.from(`${h}.${p}`), { key, dsaEncoding: "ieee-p1363" }, Buffer.from(s, "base64url"))).toBe(true);
+      }
+      const claims = JSON.parse(Buffer.from(p, "base64url").toString()) as Record<string, unknown>;
+      expect(claims).toMatchObject({ sub: plain.id, name: "Plain", roles: ["user"], aud: ["homeassistant"], iss: "homeassistant" });
+      // Nothing from the Home Assistant token leaks into ours.
+      expect(Object.keys(claims).sort()).toEqual(["aud", "exp", "iat", "iss", "jti", "name", "nbf", "roles", "sub"]);
+    });
+
+    test.each([
+      ["no Authorization", {}, 401, "missing_token"],
+      ["empty Authorization", { Authorization: "" }, 401, "missing_token"],
+      ["wrong scheme", { Authorization: "Basic dXNlcjpwYXNz" }, 400, "bad_authorization"],
+      ["Bearer without token", { Authorization: "Bearer " }, 400, "bad_authorization"],
+      ["two tokens", { Authorization: "Bearer a.b.c d.e.f" }, 400, "bad_authorization"],
+      ["garbled token", { Authorization: "Bearer not-a-jwt" }, 400, "malformed_token"],
+      ["alg none", { Authorization: `Bearer ${fakeHaToken({ alg: "none" })}` }, 400, "malformed_token"],
+      ["iss not 32 hex", { Authorization: `Bearer ${fakeHaToken({ iss: "admin" })}` }, 400, "malformed_token"],
+      ["expired HA token", { Authorization: `Bearer ${fakeHaToken({ exp: Math.floor(Date.now() / 1000) - 60 })}` }, 401, "token_expired"],
+      ["10 kB header", { Authorization: `Bearer ${"a".repeat(10_240)}` }, 400, "malformed_token"],
+    ])("%s → %i %s, never sent to Home Assistant", async (_label, headers, status, code) => {
+      ha.resetStats();
+      await expectError(await post("/session", headers as Record<string, string>), status, code);
+      expect(ha.stats.wsConnections).toBe(0);
+      expect(ha.stats.failedLogins()).toBe(0);
+    });
+
+    test("a token Home Assistant rejects → 401 token_rejected, and it is never sent twice", async () => {
+      ha.resetStats();
+      const token = fakeHaToken(); // right shape, wrong key: another installation's token
+      await expectError(await post("/session", { Authorization: `Bearer ${token}` }), 401, "token_rejected");
+      await expectError(await post("/session", { Authorization: `Bearer ${token}` }), 401, "token_rejected");
+      expect(ha.stats.authMessages).toBe(1);
+      expect(ha.stats.failedLogins()).toBe(1);
+    });
+
+    test("a revoked refresh token's access token → 401 and no cookie", async () => {
+      const refresh = ha.createRefreshToken(plain.id);
+      const token = ha.accessToken(plain.id);
+      ha.revokeRefreshToken(refresh.id);
+      // accessToken() made its own refresh token; revoke that one by looking it up through the token's iss.
+      const iss = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).iss as string;
+      ha.revokeRefreshToken(iss);
+      await expectError(await post("/session", { Authorization: `Bearer ${token}` }), 401, "token_rejected");
+    });
+
+    test("a deactivated user gets no cookie", async () => {
+      const user = ha.addUser({ name: "Gone" });
+      const token = ha.accessToken(user.id);
+      ha.setUserActive(user.id, false);
+      const response = await post("/session", { Authorization: `Bearer ${token}` });
+      expect([401, 403]).toContain(response.status);
+      await expectError(response, response.status, response.status === 401 ? "token_rejected" : "user_inactive");
+    });
+
+    test("foreign origins are refused before anything happens; preflights answer allowed origins only", async () => {
+      ha.resetStats();
+      const token = ha.accessToken(admin.id);
+      for (const origin of ["https://evil.example", "null", `${ha.url}.evil.example`, ha.url.replace("http:", "https:"), `${ha.url}0`, "https://example.com"]) {
+        await expectError(await post("/session", { Authorization: `Bearer ${token}`, Origin: origin }), 403, "origin_not_allowed");
+      }
+      expect(ha.stats.wsConnections).toBe(0);
+      const ok = await fetch(`${signer.url}/session`, {
+        method: "OPTIONS",
+        headers: { Origin: HA_ORIGIN_ALIAS, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization" },
+      });
+      expect(ok.status).toBe(204);
+      expect(ok.headers.get("access-control-allow-origin")).toBe(HA_ORIGIN_ALIAS);
+      expect(ok.headers.get("access-control-allow-credentials")).toBe("true");
+      expect(ok.headers.get("access-control-allow-headers")).toMatch(/Authorization/i);
+      const bad = await fetch(`${signer.url}/session`, {
+        method: "OPTIONS",
+        headers: { Origin: "https://evil.example", "Access-Control-Request-Method": "POST" },
+      });
+      expect(bad.status).toBe(403);
+      expect(bad.headers.get("access-control-allow-origin")).toBeNull();
+    });
+
+    test("100 concurrent requests with one token cause exactly one Home Assistant lookup", async () => {
+      ha.resetStats();
+      const token = ha.accessToken(plain.id);
+      const responses = await Promise.all(Array.from({ length: 100 }, () => post("/session", { Authorization: `Bearer ${token}` })));
+      expect(responses.map((r) => r.status)).toEqual(Array(100).fill(200));
+      expect(ha.stats.authMessages).toBe(1);
+      expect(ha.stats.currentUserRequests).toBe(1);
+    });
+
+    test("Home Assistant down → 502 ha_unreachable, promptly; service resumes when it returns", async () => {
+      const s = await extraSigner(await baseEnv());
+      const token = ha.accessToken(plain.id);
+      await ha.stop();
+      try {
+        const t0 = Date.now();
+        await expectError(await post("/session", { Authorization: `Bearer ${token}` }, s), 502, "ha_unreachable");
+        expect(Date.now() - t0).toBeLessThan(1500);
+      } finally {
+        await ha.start();
+      }
+      expect((await post("/session", { Authorization: `Bearer ${token}` }, s)).status).toBe(200);
+    });
+
+    test("Home Assistant silent → 504 ha_timeout within HA_TIMEOUT", async () => {
+      ha.setFault({ kind: "hang" });
+      const t0 = Date.now();
+      await expectError(await post("/session", { Authorization: `Bearer ${ha.accessToken(plain.id)}` }), 504, "ha_timeout");
+      expect(Date.now() - t0).toBeLessThan(3000);
+    });
+
+    test("Home Assistant slow but within HA_TIMEOUT → 200", async () => {
+      ha.setFault({ kind: "slow", delayMs: 150 });
+      expect((await post("/session", { Authorization: `Bearer ${ha.accessToken(plain.id)}` })).status).toBe(200);
+    });
+
+    test.each([
+      ["garbage frames", { kind: "garbage" as const }, 502, "ha_protocol"],
+      ["closed mid-handshake", { kind: "close_mid_handshake" as const }, 502, "ha_protocol"],
+      ["HTTP 500 on upgrade", { kind: "http_500" as const }, 502, "ha_unreachable"],
+    ])("Home Assistant %s → %i %s", async (_label, fault, status, code) => {
+      ha.setFault(fault);
+      await expectError(await post("/session", { Authorization: `Bearer ${ha.accessToken(plain.id)}` }), status, code);
+    });
+
+    test("a local-only user, seen from a non-local address, is refused with a message that says why", async () => {
+      const remoteHa = await startHomeAssistantDouble({ clientsAreRemote: true });
+      try {
+        const user = remoteHa.addUser({ name: "Local", local_only: true });
+        const s = await extraSigner({ ...(await baseEnv()), HA_URL: remoteHa.url });
+        const body = await expectError(await post("/session", { Authorization: `Bearer ${remoteHa.accessToken(user.id)}` }, s), 403, "user_local_only");
+        expect(body.message).toMatch(/local network/);
+      } finally {
+        await remoteHa.close();
+      }
+    });
+
+    test("rate limited per client address → 429 with Retry-After, no cookie", async () => {
+      const s = await extraSigner({ ...(await baseEnv()), RATE_LIMIT: "3" });
+      const token = ha.accessToken(plain.id);
+      for (let i = 0; i < 3; i++) expect((await post("/session", { Authorization: `Bearer ${token}` }, s)).status).toBe(200);
+      const limited = await post("/session", { Authorization: `Bearer ${token}` }, s);
+      expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+      await expectError(limited, 429, "rate_limited");
+    });
+
+    test("the failed-auth counter stays 0 after a barrage of locally rejectable tokens", async () => {
+      ha.resetStats();
+      const now = Math.floor(Date.now() / 1000);
+      const tokens = [fakeHaToken({ exp: now - 3600 }), fakeHaToken({ alg: "HS512" }), fakeHaToken({ iss: "x" }), "a.b.c", "", "e30.e30.e30"];
+      for (const t of tokens) expect((await post("/session", { Authorization: `Bearer ${t}` })).status).toBeGreaterThanOrEqual(400);
+      expect(ha.stats.wsConnections).toBe(0);
+      expect(ha.stats.failedLogins()).toBe(0);
+    });
+  });
+
+  describe("logout", () => {
+    test("POST /logout clears the cookie with the same name, Domain and Path", async () => {
+      const response = await post("/logout", { Origin: ha.url });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("set-cookie")).toMatch(/^jwt_access_token=; Path=\/; Max-Age=0; Domain=\.example\.com; .*Expires=Thu, 01 Jan 1970/);
+    });
+    test("POST /logout from a foreign origin is refused and clears nothing", async () => {
+      await expectError(await post("/logout", { Origin: "https://evil.example" }), 403, "origin_not_allowed");
+    });
+    test("GET /logout?rd= redirects to an allowed target only", async () => {
+      const ok = await fetch(`${signer.url}/logout?rd=${encodeURIComponent("https://grafana.example.com/x")}`, { redirect: "manual" });
+      expect(ok.status).toBe(302);
+      expect(ok.headers.get("location")).toBe("https://grafana.example.com/x");
+      expect(ok.headers.get("set-cookie")).toMatch(/Max-Age=0/);
+      for (const rd of ["//evil.example", "https://evil.example@grafana.example.com", "https://grafana.example.com.evil.example/", "javascript:alert(1)"]) {
+        await expectError(await fetch(`${signer.url}/logout?rd=${encodeURIComponent(rd)}`, { redirect: "manual" }), 400, "redirect_not_allowed");
+      }
+    });
+  });
+
+  describe("keys and health", () => {
+    test("JWKS and PEM with sensible cache headers", async () => {
+      const jwks = await fetch(`${signer.url}/.well-known/jwks.json`);
+      expect(jwks.headers.get("cache-control")).toMatch(/max-age=\d+/);
+      const body = (await jwks.json()) as { keys: Array<Record<string, string>> };
+      expect(body.keys).toHaveLength(1);
+      expect(body.keys[0]).toEqual({ kty: "EC", crv: "P-256", x: expect.any(String), y: expect.any(String), kid: expect.any(String), alg: "ES256", use: "sig" });
+      const pem = await fetch(`${signer.url}/public-key.pem`);
+      expect(await pem.text()).toMatch(/^-----BEGIN PUBLIC KEY-----\n[\s\S]+\n-----END PUBLIC KEY-----\n$/);
+    });
+
+    test("/healthz reports a valid configuration without secrets", async () => {
+      const response = await fetch(`${signer.url}/healthz`);
+      expect(response.status).toBe(200);
+      const text = await response.text();
+      expect(JSON.parse(text)).toMatchObject({ status: "ok", ha_url: ha.url });
+      expect(text).not.toMatch(/PRIVATE|"d"/);
+    });
+  });
+
+  describe("misconfiguration", () => {
+    test.each([
+      ["no HA_URL", "HA_URL", { HA_URL: "" }],
+      ["no key", "SIGNING_KEY", { SIGNING_KEY: "" }],
+      ["bad key", "SIGNING_KEY", { SIGNING_KEY: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----" }],
+      ["bad TTL", "TOKEN_TTL", { TOKEN_TTL: "soon" }],
+    ])("%s → every endpoint answers 500 misconfigured naming %s, and nothing is signed", async (_label, key, override) => {
+      const s = await extraSigner({ ...(await baseEnv()), ...override });
+      ha.resetStats();
+      for (const [method, path] of [["POST", "/session"], ["GET", "/verify"], ["GET", "/.well-known/jwks.json"], ["GET", "/healthz"], ["POST", "/logout"]] as const) {
+        const response = await fetch(`${s.url}${path}`, { method, headers: { Authorization: `Bearer ${ha.accessToken(plain.id)}` } });
+        const body = await expectError(response, 500, "misconfigured");
+        expect(body.message).toContain(key);
+        expect(body.message).not.toMatch(/BEGIN PRIVATE KEY/);
+      }
+      expect(ha.stats.wsConnections).toBe(0);
+    });
+  });
+
+  describe("GET /verify and GET /session", () => {
+    test("a fresh cookie verifies and the identity headers match; GET /session reports it without revealing it", async () => {
+      const response = await post("/session", { Authorization: `Bearer ${ha.accessToken(admin.id)}` });
+      const cookie = response.headers.get("set-cookie")!.split(";")[0]!;
+      const verified = await fetch(`${signer.url}/verify`, { headers: { Cookie: cookie } });
+      expect(verified.status).toBe(200);
+      expect(verified.headers.get("remote-user")).toBe(admin.id);
+      expect(verified.headers.get("remote-name")).toBe("Admin");
+      expect(verified.headers.get("remote-groups")).toBe("user,admin,owner");
+      const status = await fetch(`${signer.url}/session`, { headers: { Cookie: cookie } });
+      const body = (await status.json()) as Record<string, unknown>;
+      expect(body).toMatchObject({ present: true, valid: true, claims: { sub: admin.id, name: "Admin", roles: ["user", "admin", "owner"] } });
+      expect(JSON.stringify(body)).not.toContain(cookie.split("=")[1]!);
+      const none = (await (await fetch(`${signer.url}/session`)).json()) as Record<string, unknown>;
+      expect(none).toMatchObject({ present: false, valid: false });
+    });
+
+    test("no cookie: 401 for API calls, 302 to sign-in for browser navigations, 401 for nginx", async () => {
+      expect((await fetch(`${signer.url}/verify`)).status).toBe(401);
+      const nav = await fetch(`${signer.url}/verify`, {
+        redirect: "manual",
+        headers: { Accept: "text/html", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "grafana.example.com", "X-Forwarded-Uri": "/d/1?x=2" },
+      });
+      expect(nav.status).toBe(302);
+      expect(nav.headers.get("location")).toBe(`${signer.url}/login?rd=${encodeURIComponent("https://grafana.example.com/d/1?x=2")}`);
+      const nginx = await fetch(`${signer.url}/verify?redirect=false`, { headers: { Accept: "text/html" } });
+      expect(nginx.status).toBe(401);
+    });
+  });
+});
