@@ -7,6 +7,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
+    reporters: ["default", "./test/support/summary-reporter.ts"],
     pool: "forks",
     // Node 20 has the standard WebSocket client only behind this flag; the signer's
     // Home Assistant client uses it on Node exactly as it does in workerd.

@@ -392,3 +392,14 @@ export function loadNodeServerSettings(env: Env): { ok: true; server: NodeServer
   const trustedProxies = list(read(env, "TRUSTED_PROXIES"));
   return problems.length ? { ok: false, problems } : { ok: true, server: { port, host, trustedProxies } };
 }
+
+/** Platform bindings (objects, not strings) the signer can use when they are present. */
+export interface Bindings {
+  revokedSessions: import("./tokens/revocation-list.js").KvNamespaceLike | undefined;
+}
+
+export function loadBindings(env: Env): Bindings {
+  const kv = env.REVOKED_SESSIONS as { get?: unknown; put?: unknown } | undefined;
+  const usable = kv && typeof kv === "object" && typeof kv.get === "function" && typeof kv.put === "function";
+  return { revokedSessions: usable ? (kv as Bindings["revokedSessions"]) : undefined };
+}

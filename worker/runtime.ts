@@ -4,11 +4,12 @@
  * does not import, gives no runtime at all, so nothing can ever be signed with it.
  */
 import type { Context } from "hono";
-import { describeProblems, loadSettings, type Env, type Settings } from "./config.js";
+import { describeProblems, loadBindings, loadSettings, type Env, type Settings } from "./config.js";
 import { fetchCurrentUser, type HomeAssistantUser } from "./home-assistant/current-user.js";
 import { createIdentityLookup, type IdentityLookup } from "./home-assistant/identity-lookup.js";
 import { createRateLimiter, type RateLimiter } from "./http/rate-limit.js";
 import { importKeyRing, KeyError, type KeyRing } from "./tokens/keys.js";
+import { kvRevocationList, memoryRevocationList, type RevocationList } from "./tokens/revocation-list.js";
 import { createVerifier, type Verifier } from "./tokens/verify.js";
 
 export interface Runtime {
@@ -17,6 +18,7 @@ export interface Runtime {
   verifier: Verifier;
   identity: IdentityLookup;
   rateLimiter: RateLimiter;
+  revocations: RevocationList;
 }
 
 export type RuntimeResult = { ok: true; runtime: Runtime } | { ok: false; message: string };
@@ -45,6 +47,7 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
     const message = error instanceof KeyError ? error.message : "SIGNING_KEY could not be imported: create a new one with npm run keygen.";
     return { ok: false, message: `Configuration is invalid: ${message}` };
   }
+  const { revokedSessions } = loadBindings(env);
   const fetchUser = options.fetchUser ?? ((s: Settings, token: string) => fetchCurrentUser(s.haWebSocketUrl, token, s.haTimeoutMs));
   return {
     ok: true,
@@ -58,6 +61,9 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
         maxCacheSeconds: settings.haCacheSeconds,
       }),
       rateLimiter: createRateLimiter(settings.rateLimitPerMinute, settings.cacheMaxEntries),
+      revocations: revokedSessions
+        ? kvRevocationList(revokedSessions, settings.cacheMaxEntries)
+        : memoryRevocationList(settings.cacheMaxEntries),
     },
   };
 }

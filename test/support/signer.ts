@@ -32,8 +32,16 @@ function compatibilityDate(): string {
   return /compatibility_date\s*=\s*"([^"]+)"/.exec(toml)![1]!;
 }
 
-export async function startWorkerdSigner(env: Record<string, string>, options: { port?: number; host?: string } = {}): Promise<RunningSigner> {
+export interface SignerOptions {
+  port?: number;
+  host?: string;
+  /** workerd only: bind a (local, in-memory) KV namespace as REVOKED_SESSIONS, as wrangler.toml declares. Default true. */
+  kv?: boolean;
+}
+
+export async function startWorkerdSigner(env: Record<string, string>, options: SignerOptions = {}): Promise<RunningSigner> {
   const mf = new Miniflare({
+    ...(options.kv === false ? {} : { kvNamespaces: ["REVOKED_SESSIONS"] }),
     modules: true,
     scriptPath: `${root}/dist/worker/index.js`,
     compatibilityDate: compatibilityDate(),
@@ -45,12 +53,12 @@ export async function startWorkerdSigner(env: Record<string, string>, options: {
   return { url, runtime: "workerd", close: () => mf.dispose() };
 }
 
-export async function startNodeSigner(env: Record<string, string>, options: { port?: number; host?: string } = {}): Promise<RunningSigner> {
+export async function startNodeSigner(env: Record<string, string>, options: SignerOptions = {}): Promise<RunningSigner> {
   const host = options.host ?? "127.0.0.1";
   const signer = await startNodeServer({ env, port: options.port ?? 0, host, trustedProxies: [] });
   return { url: `http://${host}:${signer.port}`, runtime: "node", close: () => signer.close() };
 }
 
-export function startSigner(runtime: SignerRuntime, env: Record<string, string>, options: { port?: number; host?: string } = {}): Promise<RunningSigner> {
+export function startSigner(runtime: SignerRuntime, env: Record<string, string>, options: SignerOptions = {}): Promise<RunningSigner> {
   return runtime === "workerd" ? startWorkerdSigner(env, options) : startNodeSigner(env, options);
 }

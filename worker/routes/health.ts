@@ -5,7 +5,7 @@ import type { AppEnv } from "../runtime.js";
 export function healthRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.get("/healthz", (c) => {
-    const { settings, keys } = c.get("runtime");
+    const { settings, keys, revocations } = c.get("runtime");
     c.header("Cache-Control", "no-store");
     return c.json({
       status: "ok",
@@ -15,6 +15,10 @@ export function healthRoutes(): Hono<AppEnv> {
       cookie: { ...settings.cookie, domain: settings.cookie.domain ?? null },
       token_ttl: settings.tokenTtl,
       allowed_origins: settings.allowedOrigins,
+      revocation:
+        revocations.kind === "kv"
+          ? "kv"
+          : "memory (this process or isolate only; on Workers bind a KV namespace as REVOKED_SESSIONS)",
     });
   });
   return routes;

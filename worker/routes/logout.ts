@@ -3,25 +3,33 @@
  * proxies): clear our cookie with the same Name, Domain and Path. The GET redirects only to
  * an allowed target; a disallowed one is a 400 that clears nothing.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { clearedCookie } from "../http/cookie.js";
 import { corsForAllowedOrigins, signerOrigin } from "../http/cors.js";
 import { HttpError } from "../http/errors.js";
 import { allowedRedirect } from "../http/redirect-allowlist.js";
 import type { AppEnv } from "../runtime.js";
+import { presentedSession } from "./presented-session.js";
+
+/** A copied cookie must stop working at /verify too, not only disappear from this browser. */
+async function revokePresentedSession(c: Context<AppEnv>): Promise<void> {
+  const session = await presentedSession(c, { acceptBearer: false });
+  if (session.ok) await c.get("runtime").revocations.revoke(session.claims.jti, session.claims.exp, Date.now());
+}
 
 export function logoutRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.use("/logout", corsForAllowedOrigins());
 
-  routes.post("/logout", (c) => {
+  routes.post("/logout", async (c) => {
     const { settings } = c.get("runtime");
+    await revokePresentedSession(c);
     c.header("Set-Cookie", clearedCookie(settings));
     c.header("Cache-Control", "no-store");
     return c.json({ signed_out: true });
   });
 
-  routes.get("/logout", (c) => {
+  routes.get("/logout", async (c) => {
     const { settings } = c.get("runtime");
     const rd = c.req.query("rd");
     let target: string | undefined;
@@ -35,6 +43,7 @@ export function logoutRoutes(): Hono<AppEnv> {
         );
       }
     }
+    await revokePresentedSession(c);
     c.header("Set-Cookie", clearedCookie(settings));
     c.header("Cache-Control", "no-store");
     if (target) return c.redirect(target, 302);

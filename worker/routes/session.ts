@@ -8,10 +8,11 @@
 import { Hono } from "hono";
 import { HomeAssistantError, type HomeAssistantFailure } from "../home-assistant/errors.js";
 import { precheckAccessToken, MAX_HA_TOKEN_LENGTH } from "../home-assistant/access-token-precheck.js";
-import { readSessionCookie, sessionCookie } from "../http/cookie.js";
+import { sessionCookie } from "../http/cookie.js";
 import { corsForAllowedOrigins } from "../http/cors.js";
 import { HttpError } from "../http/errors.js";
 import type { AppEnv, ClientAddress } from "../runtime.js";
+import { presentedSession } from "./presented-session.js";
 import { sessionClaims, signJwt } from "../tokens/sign.js";
 
 const HA_FAILURES: Record<HomeAssistantFailure, { status: 401 | 403 | 502 | 504; code: string }> = {
@@ -70,6 +71,12 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
       throw new HttpError(status, code, error.message);
     }
 
+    // Another user's cookie in this browser (a user switch) stops working everywhere now.
+    const previous = await presentedSession(c, { acceptBearer: false });
+    if (previous.ok && previous.claims.sub !== user.id) {
+      await c.get("runtime").revocations.revoke(previous.claims.jti, previous.claims.exp, now);
+    }
+
     const claims = sessionClaims(user, { ...settings.jwt, ttl: settings.tokenTtl, now });
     const jwt = await signJwt(keys, claims);
     c.header("Set-Cookie", sessionCookie(settings, jwt, settings.tokenTtl));
@@ -83,16 +90,13 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
   });
 
   routes.get("/session", async (c) => {
-    const { settings, verifier } = c.get("runtime");
-    const now = Date.now();
-    const cookie = readSessionCookie(c.req.header("Cookie"), settings.cookie.name);
+    const { settings } = c.get("runtime");
     c.header("Cache-Control", "no-store");
-    const base = { server_time: Math.floor(now / 1000), cookie_name: settings.cookie.name };
-    if (cookie.kind === "none") return c.json({ ...base, present: false, valid: false });
-    if (cookie.kind === "ambiguous") return c.json({ ...base, present: true, valid: false, reason: "ambiguous_cookie" });
-    const result = await verifier.verify(cookie.token, now);
-    if (!result.ok) return c.json({ ...base, present: true, valid: false, reason: result.reason });
-    const { sub, name, roles, exp, iat } = result.claims;
+    const base = { server_time: Math.floor(Date.now() / 1000), cookie_name: settings.cookie.name };
+    const session = await presentedSession(c, { acceptBearer: false });
+    if (!session.ok && session.reason === "no_session") return c.json({ ...base, present: false, valid: false });
+    if (!session.ok) return c.json({ ...base, present: true, valid: false, reason: session.reason });
+    const { sub, name, roles, exp, iat } = session.claims;
     return c.json({ ...base, present: true, valid: true, expires_at: exp, issued_at: iat, claims: { sub, name, roles } });
   });
 

@@ -3,16 +3,20 @@
  * 200 + Remote-* headers when our cookie (or "Authorization: Bearer <our JWT>") verifies;
  * otherwise 401, except that a browser navigation through Caddy/Traefik gets a 302 to the
  * sign-in page. nginx's auth_request may only answer 2xx/401/403, so its config calls
- * /verify?redirect=false and turns the 401 into the redirect itself (error_page 401).
+ * /verify?redirect=false and turns the 401 into the redirect itself (error_page 401), to the
+ * URL this route puts in X-Sign-In-Url.
  */
 import { Hono, type Context } from "hono";
 import { decideAccess } from "../http/access-rules.js";
-import { readSessionCookie } from "../http/cookie.js";
 import { signerOrigin } from "../http/cors.js";
 import { errorResponse, HttpError } from "../http/errors.js";
 import { identityHeaders } from "../http/identity-headers.js";
 import { allowedRedirect } from "../http/redirect-allowlist.js";
 import type { AppEnv } from "../runtime.js";
+import { presentedSession } from "./presented-session.js";
+
+/** The sign-in URL for a browser that nginx's auth_request got a 401 for. */
+export const SIGN_IN_HEADER = "X-Sign-In-Url";
 
 function firstForwarded(value: string | undefined): string | undefined {
   const first = value?.split(",")[0]?.trim();
@@ -40,24 +44,12 @@ function escapeHtml(text: string): string {
 export function verifyRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.get("/verify", async (c) => {
-    const { settings, verifier } = c.get("runtime");
+    const { settings } = c.get("runtime");
     c.header("Cache-Control", "no-store");
-    const cookie = readSessionCookie(c.req.header("Cookie"), settings.cookie.name);
-    const bearer = /^Bearer +(\S+)\s*$/i.exec(c.req.header("Authorization") ?? "")?.[1];
-    let failure: string | undefined;
-    let claims;
-    if (cookie.kind === "ambiguous") failure = "ambiguous_cookie";
-    else {
-      const token = cookie.kind === "one" ? cookie.token : bearer;
-      if (token === undefined) failure = "no_session";
-      else {
-        const result = await verifier.verify(token, Date.now());
-        if (result.ok) claims = result.claims;
-        else failure = result.reason;
-      }
-    }
+    const session = await presentedSession(c, { acceptBearer: true });
 
-    if (claims) {
+    if (session.ok) {
+      const { claims } = session;
       const decision = decideAccess(settings.accessRules, firstForwarded(c.req.header("X-Forwarded-Host")), claims);
       if (!decision.allowed) {
         if (isBrowserNavigation(c)) {
@@ -72,14 +64,22 @@ export function verifyRoutes(): Hono<AppEnv> {
       return c.body(null, 200);
     }
 
-    if (c.req.query("redirect") !== "false" && isBrowserNavigation(c)) {
+    if (isBrowserNavigation(c)) {
       const origin = signerOrigin(c.req.url, settings.publicUrl);
       const back = allowedRedirect(originalUrl(c), settings, origin);
-      return c.redirect(`${origin}/login${back ? `?rd=${encodeURIComponent(back)}` : ""}`, 302);
+      const signIn = `${origin}/login${back ? `?rd=${encodeURIComponent(back)}` : ""}`;
+      if (c.req.query("redirect") !== "false") return c.redirect(signIn, 302);
+      // nginx cannot URL-encode rd itself: its config reads this header of the 401
+      // (auth_request_set) and sends the browser there from its error_page 401.
+      c.header(SIGN_IN_HEADER, signIn);
     }
     return errorResponse(
       c,
-      new HttpError(401, failure === "no_session" ? "no_session" : "invalid_session", `No valid session (${failure}): sign in through Home Assistant.`),
+      new HttpError(
+        401,
+        session.reason === "no_session" ? "no_session" : "invalid_session",
+        `No valid session (${session.reason}): sign in through Home Assistant.`,
+      ),
     );
   });
   return routes;

@@ -23,7 +23,8 @@ export type VerifyFailure =
   | "issued_in_future"
   | "wrong_issuer"
   | "wrong_audience"
-  | "bad_claims";
+  | "bad_claims"
+  | "revoked";
 
 export type VerifyResult = { ok: true; claims: SessionClaims } | { ok: false; reason: VerifyFailure };
 
@@ -85,6 +86,7 @@ export function createVerifier(
       typeof payload.iat !== "number" ||
       typeof payload.nbf !== "number" ||
       typeof payload.iss !== "string" ||
+      typeof payload.jti !== "string" ||
       !(typeof payload.aud === "string" || isStringArray(payload.aud))
     ) {
       return { ok: false, reason: "bad_claims" };

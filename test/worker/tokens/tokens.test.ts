@@ -22,9 +22,9 @@ describe("keys", () => {
   test("kid is the RFC 7638 thumbprint (RFC 7638 §3.1 example adapted to EC)", async () => {
     // Independent computation: canonical JSON with members in lexicographic order.
     const jwk = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" };
-    const expected = b64url(
+    const expected = b64url(new Uint8Array(
       await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`{"crv":"P-256","kty":"EC","x":"${jwk.x}","y":"${jwk.y}"}`)),
-    );
+    ));
     expect(await thumbprint(jwk)).toBe(expected);
   });
 

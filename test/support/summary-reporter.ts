@@ -1,0 +1,23 @@
+/**
+ * Prints one plain closing line, "Tests: N passed, N failed, N skipped", so any CI can read
+ * the outcome. Skipped tests are reported as such, never folded into "passed".
+ */
+import type { Reporter, TestModule } from "vitest/node";
+
+export default class SummaryReporter implements Reporter {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
+    let passed = 0;
+    let failed = unhandledErrors.length;
+    let skipped = 0;
+    for (const module of testModules) {
+      for (const test of module.children.allTests()) {
+        const state = test.result().state;
+        if (state === "passed") passed++;
+        else if (state === "failed") failed++;
+        else skipped++;
+      }
+      if (module.state() === "failed" && [...module.children.allTests()].length === 0) failed++;
+    }
+    console.log(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+  }
+}
