@@ -11,7 +11,7 @@ export default defineConfig({
     pool: "forks",
     // Node 20 has the standard WebSocket client only behind this flag; the signer's
     // Home Assistant client uses it on Node exactly as it does in workerd.
-    execArgv: ["--experimental-websocket"],
+    execArgv: ["--experimental-websocket", "--expose-gc"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     fileParallelism: true,
