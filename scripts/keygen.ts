@@ -3,6 +3,7 @@
  *   npm run keygen                 print a new key and the commands that install it
  *   npm run keygen -- --rotate     new key + PREVIOUS_PUBLIC_KEYS that keep the current one accepted
  *   add --dev-vars to write the result into .dev.vars instead of only printing it
+ *   add --json to print only the settings as JSON (for scripts)
  * The current key for --rotate is read from $SIGNING_KEY, else from .dev.vars.
  */
 import { importKeyRing, generateKeyPair } from "../worker/tokens/keys.js";
@@ -11,6 +12,7 @@ import { readDevVars, writeDevVars } from "./dev-vars.js";
 const args = new Set(process.argv.slice(2));
 const rotate = args.has("--rotate");
 const toDevVars = args.has("--dev-vars");
+const asJson = args.has("--json");
 const devVarsPath = ".dev.vars";
 
 const key = await generateKeyPair();
@@ -28,6 +30,11 @@ if (rotate) {
   const ring = await importKeyRing(current, previous);
   const keep = ring.accepted.map((entry) => ({ kty: "EC", crv: "P-256", x: entry.jwk.x, y: entry.jwk.y, kid: entry.kid }));
   updates.PREVIOUS_PUBLIC_KEYS = JSON.stringify({ keys: keep });
+}
+
+if (asJson) {
+  console.log(JSON.stringify({ ...updates, kid: key.kid, publicKeyPem: key.publicPem, publicJwk: key.publicJwk }));
+  process.exit(0);
 }
 
 console.log(`# New ES256 (P-256) signing key, kid ${key.kid}\n`);
