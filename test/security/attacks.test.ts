@@ -1,0 +1,162 @@
+/**
+ * The attack table against the signer's own endpoints (/session, /verify, /logout and
+ * every rd), in workerd. Prints `attack · target · expected · got` and fails on any miss.
+ * The same cookie attacks run against every proxy config in test/proxies/.
+ */
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { startHomeAssistantDouble, type HomeAssistantDouble } from "../ha-double/index.js";
+import { startSigner, testSigningKey, type RunningSigner } from "../support/signer.js";
+import { fakeHaToken } from "../support/tokens.js";
+import { generateKeyPair } from "../../worker/tokens/keys.js";
+import { COOKIE_ATTACKS, injectionFree, type GenuineSession } from "./session-cookie-attacks.js";
+
+interface Row {
+  attack: string;
+  target: string;
+  expected: string;
+  got: string;
+  ok: boolean;
+}
+const rows: Row[] = [];
+function record(attack: string, target: string, expected: string, got: string, ok: boolean) {
+  rows.push({ attack, target, expected, got, ok });
+}
+
+let ha: HomeAssistantDouble;
+let signer: RunningSigner;
+let session: GenuineSession;
+const HA = "https://ha.example.com";
+
+beforeAll(async () => {
+  ha = await startHomeAssistantDouble();
+  const privatePem = await testSigningKey();
+  signer = await startSigner("workerd", {
+    HA_URL: ha.url,
+    SIGNING_KEY: privatePem,
+    ALLOWED_ORIGINS: `${HA},${ha.url}`,
+    COOKIE_DOMAIN: ".example.com",
+    RATE_LIMIT: "100000",
+  });
+  const user = ha.addUser({ name: "Victim", is_admin: false });
+  const response = await fetch(`${signer.url}/session`, { method: "POST", headers: { Authorization: `Bearer ${ha.accessToken(user.id)}` } });
+  const jwt = /jwt_access_token=([^;]+)/.exec(response.headers.get("set-cookie")!)![1]!;
+  const [h, p] = jwt.split(".") as [string, string];
+  const { createPublicKey, createPrivateKey } = await import("node:crypto");
+  session = {
+    jwt,
+    claims: JSON.parse(Buffer.from(p, "base64url").toString()),
+    kid: JSON.parse(Buffer.from(h, "base64url").toString()).kid,
+    privatePem,
+    publicPem: createPublicKey(createPrivateKey(privatePem)).export({ type: "spki", format: "pem" }).toString(),
+    cookieName: "jwt_access_token",
+  };
+  void generateKeyPair;
+});
+
+afterAll(async () => {
+  await signer?.close();
+  await ha?.close();
+  const width = Math.max(...rows.map((r) => r.attack.length));
+  console.log(
+    ["attack · target · expected · got", ...rows.map((r) => `${r.ok ? " " : "✗"} ${r.attack.padEnd(width)} · ${r.target} · ${r.expected} · ${r.got}`)].join("\n"),
+  );
+});
+
+test("cookie attacks on /verify", async () => {
+  for (const attack of COOKIE_ATTACKS) {
+    const response = await fetch(`${signer.url}/verify`, { headers: { Cookie: attack.cookie(session) } });
+    const clean = injectionFree(response.headers, session.claims.sub as string);
+    const got = `${response.status}${clean ? "" : " (injected header)"}`;
+    const ok = attack.expected === "denied" ? response.status === 401 : response.status === 200 && clean;
+    record(attack.name, "/verify", attack.expected === "denied" ? "401" : "200, clean headers", got, ok);
+  }
+  // Sanity: the genuine cookie itself is accepted, so the denials above mean something.
+  expect((await fetch(`${signer.url}/verify`, { headers: { Cookie: `jwt_access_token=${session.jwt}` } })).status).toBe(200);
+  expect(rows.filter((r) => r.target === "/verify" && !r.ok)).toEqual([]);
+});
+
+test("CORS origin tricks and cross-site POSTs on /session and /logout", async () => {
+  const token = ha.accessToken(ha.addUser({ name: "cors" }).id);
+  const origins = [
+    ["null", "null"],
+    ["suffix match", "https://ha.example.com.evil.example"],
+    ["prefix match", "https://evilha.example.com"],
+    ["sub-domain", "https://x.ha.example.com"],
+    ["other scheme", "http://ha.example.com"],
+    ["other port", "https://ha.example.com:8443"],
+    ["userinfo", "https://ha.example.com@evil.example"],
+  ];
+  for (const [label, origin] of origins) {
+    for (const path of ["/session", "/logout"]) {
+      const response = await fetch(`${signer.url}${path}`, { method: "POST", headers: { Origin: origin!, Authorization: `Bearer ${token}` } });
+      const cookie = response.headers.get("set-cookie");
+      const acao = response.headers.get("access-control-allow-origin");
+      record(`CORS ${label}`, `POST ${path}`, "403, no cookie, no ACAO", `${response.status}${cookie ? " +cookie" : ""}${acao ? ` ACAO=${acao}` : ""}`, response.status === 403 && !cookie && !acao);
+    }
+  }
+  // A cross-site "simple" POST (no preflight: text/plain, no Authorization) cannot sign anyone in or out.
+  for (const path of ["/session", "/logout"]) {
+    const response = await fetch(`${signer.url}${path}`, {
+      method: "POST",
+      headers: { Origin: "https://evil.example", "Content-Type": "text/plain", Cookie: `jwt_access_token=${session.jwt}` },
+      body: "x",
+    });
+    record("cross-site POST without preflight", `POST ${path}`, "403, cookie untouched", `${response.status}${response.headers.get("set-cookie") ? " +Set-Cookie" : ""}`, response.status === 403 && !response.headers.get("set-cookie"));
+  }
+  // The session cookie must still verify: the cross-site /logout revoked nothing.
+  expect((await fetch(`${signer.url}/verify`, { headers: { Cookie: `jwt_access_token=${session.jwt}` } })).status).toBe(200);
+  expect(rows.filter((r) => r.target.startsWith("POST") && !r.ok)).toEqual([]);
+});
+
+test("a Home Assistant access token of another installation", async () => {
+  ha.resetStats();
+  const response = await fetch(`${signer.url}/session`, { method: "POST", headers: { Authorization: `Bearer ${fakeHaToken()}` } });
+  const ok = response.status === 401 && !response.headers.get("set-cookie");
+  record("HA token of another installation", "POST /session", "401, no cookie", `${response.status}`, ok);
+  expect(ok).toBe(true);
+  expect(ha.stats.authMessages).toBe(1); // sent once (it looks genuine) ...
+  await fetch(`${signer.url}/session`, { method: "POST", headers: { Authorization: `Bearer ${fakeHaToken()}` } });
+});
+
+export const OPEN_REDIRECTS = [
+  "//evil.example",
+  "///evil.example",
+  "https://evil.example@ha.example.com",
+  "https://ha.example.com@evil.example",
+  "https://ha.example.com.evil.example",
+  "javascript:alert(document.cookie)",
+  "JAVASCRIPT:alert(1)",
+  "data:text/html,<script>alert(1)</script>",
+  "https:\\\\evil.example",
+  "/\\evil.example",
+  "https://evil.example\\@grafana.example.com",
+  "https:%2F%2Fevil.example",
+  "%2F%2Fevil.example",
+  "https://evil.example%2F@grafana.example.com",
+  "https://grafаna.exаmple.com/",
+  "https://xn--grfana-3ve.example.com.evil.example/",
+  "https://evil.example/\r\nSet-Cookie: x=1",
+  "\thttps://evil.example",
+];
+
+test("open-redirect tries on every rd", async () => {
+  for (const rd of OPEN_REDIRECTS) {
+    const logout = await fetch(`${signer.url}/logout?rd=${encodeURIComponent(rd)}`, { redirect: "manual" });
+    record(`rd ${JSON.stringify(rd)}`, "GET /logout", "400", `${logout.status} ${logout.headers.get("location") ?? ""}`.trim(), logout.status === 400 && !logout.headers.get("location"));
+
+    // /verify builds rd from the forwarded host: an attacker-chosen host must not become a redirect target.
+    // (Header values are bytes: a Unicode host travels as a proxy would pass it, in punycode.)
+    let forwardedHost = rd.replace(/^[a-z]+:\/\//i, "").replace(/[\r\n\t]/g, "");
+    if (/[^\x20-\x7e]/.test(forwardedHost)) forwardedHost = new URL(`https://${forwardedHost}`).host;
+    const verify = await fetch(`${signer.url}/verify`, {
+      redirect: "manual",
+      headers: { Accept: "text/html", "X-Forwarded-Proto": "https", "X-Forwarded-Host": forwardedHost, "X-Forwarded-Uri": "/" },
+    });
+    const location = verify.headers.get("location") ?? "";
+    const target = new URL(location, signer.url).searchParams.get("rd");
+    const safe = target === null || /^https:\/\/([a-z0-9-]+\.)*example\.com\//.test(target);
+    record(`rd ${JSON.stringify(rd)}`, "GET /verify (forwarded host)", "302 without foreign rd", `${verify.status} rd=${target ?? "-"}`, verify.status === 302 && safe);
+  }
+  const login = rows.filter((r) => r.attack.startsWith("rd ") && !r.ok);
+  expect(login).toEqual([]);
+});
