@@ -6,8 +6,10 @@
 import { Hono } from "hono";
 import type { Env } from "./config.js";
 import { errorResponse, HttpError } from "./http/errors.js";
+import { frontendBundleRoutes } from "./routes/frontend-bundle.js";
 import { healthRoutes } from "./routes/health.js";
 import { keyRoutes } from "./routes/keys.js";
+import { loginRoutes } from "./routes/login.js";
 import { logoutRoutes } from "./routes/logout.js";
 import { sessionRoutes } from "./routes/session.js";
 import { verifyRoutes } from "./routes/verify.js";
@@ -57,6 +59,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   });
   app.notFound((c) => errorResponse(c, new HttpError(404, "not_found", `No such endpoint: ${c.req.method} ${new URL(c.req.url).pathname}.`)));
 
+  app.route("/", frontendBundleRoutes()); // static, so before the configuration check
   app.use("*", async (c, next) => {
     const result = await runtimeFor(c.env ?? {});
     if (!result.ok) throw new HttpError(500, "misconfigured", result.message);
@@ -67,6 +70,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route("/", sessionRoutes(options.clientAddress));
   app.route("/", logoutRoutes());
   app.route("/", verifyRoutes());
+  app.route("/", loginRoutes());
   app.route("/", keyRoutes());
   app.route("/", healthRoutes());
   app.get("/", (c) =>

@@ -746,11 +746,21 @@ class Double implements HomeAssistantDouble {
     }
   }
 
-  private form(ctx: ReqCtx, body: Buffer): URLSearchParams {
-    // aiohttp request.post() parses urlencoded (and multipart) bodies; anything else
-    // (e.g. JSON) yields an empty MultiDict. DOUBLE: multipart is treated as empty.
-    const ct = (ctx.req.headers["content-type"] ?? "").toLowerCase();
-    if (ct.startsWith("application/x-www-form-urlencoded")) return new URLSearchParams(body.toString("utf8"));
+  private async form(ctx: ReqCtx, body: Buffer): Promise<URLSearchParams> {
+    // aiohttp request.post() parses urlencoded and multipart bodies (home-assistant-js-websocket
+    // sends FormData, i.e. multipart); anything else (e.g. JSON) yields an empty MultiDict.
+    const ct = ctx.req.headers["content-type"] ?? "";
+    if (ct.toLowerCase().startsWith("application/x-www-form-urlencoded")) return new URLSearchParams(body.toString("utf8"));
+    if (ct.toLowerCase().startsWith("multipart/form-data")) {
+      const fields = new URLSearchParams();
+      try {
+        const parsed = await new Response(new Uint8Array(body), { headers: { "content-type": ct } }).formData();
+        for (const [name, value] of parsed) if (typeof value === "string") fields.append(name, value);
+      } catch {
+        // a malformed multipart body reads as empty, like aiohttp's
+      }
+      return fields;
+    }
     return new URLSearchParams();
   }
 
@@ -794,17 +804,17 @@ class Double implements HomeAssistantDouble {
         return this.authorizePage(ctx);
       case "/auth/login_flow_double":
         if (m !== "POST") return textReply(405);
-        return this.loginFormPost(ctx, this.form(ctx, body));
+        return this.loginFormPost(ctx, await this.form(ctx, body));
       case "/auth/login_flow":
         if (m === "GET") return emptyReply(405);
         if (m !== "POST") return textReply(405);
         return this.loginFlowCreate(ctx, body);
       case "/auth/token":
         if (m !== "POST") return textReply(405);
-        return this.tokenEndpoint(ctx, this.form(ctx, body));
+        return this.tokenEndpoint(ctx, await this.form(ctx, body));
       case "/auth/revoke":
         if (m !== "POST") return textReply(405);
-        return this.revokeEndpoint(this.form(ctx, body));
+        return this.revokeEndpoint(await this.form(ctx, body));
       default:
         if (path.startsWith("/auth/login_flow/")) {
           const flowId = path.slice("/auth/login_flow/".length);

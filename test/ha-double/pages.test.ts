@@ -17,3 +17,20 @@ test("the double serves host pages from Home Assistant's origin, GET and exact p
     await ha.close();
   }
 });
+
+test("/auth/token reads multipart/form-data bodies, as home-assistant-js-websocket sends them", async () => {
+  const ha = await startHomeAssistantDouble();
+  try {
+    const user = ha.addUser({ name: "m" });
+    const refresh = ha.createRefreshToken(user.id);
+    const form = new FormData();
+    form.append("grant_type", "refresh_token");
+    form.append("refresh_token", refresh.token);
+    form.append("client_id", `${ha.url}/`);
+    const response = await fetch(`${ha.url}/auth/token`, { method: "POST", body: form });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ token_type: "Bearer", expires_in: 1800 });
+  } finally {
+    await ha.close();
+  }
+});

@@ -22,8 +22,16 @@ function matchesEntry(url: URL, entry: string): boolean {
   return url.hostname === entry;
 }
 
+/** The settings the decision needs; the sign-in page gets exactly these to re-check in the browser. */
+export interface RedirectPolicy {
+  cookie: Pick<Settings["cookie"], "domain">;
+  haUrl: Settings["haUrl"];
+  publicUrl: Settings["publicUrl"];
+  redirectAllowlist: Settings["redirectAllowlist"];
+}
+
 /** The normalised URL when `target` is an allowed redirect, otherwise undefined. */
-export function allowedRedirect(target: string | undefined | null, settings: Settings, signerOrigin?: string): string | undefined {
+export function allowedRedirect(target: string | undefined | null, settings: RedirectPolicy, signerOrigin?: string): string | undefined {
   if (!target || target.length > 4096 || FORBIDDEN.test(target) || !ABSOLUTE_HTTP.test(target)) return undefined;
   let url: URL;
   try {

@@ -1,0 +1,444 @@
+/**
+ * The background refresher: finds Home Assistant's `hass`, trades a fresh access token for
+ * the signer's cookie, and keeps that cookie fresh while Home Assistant is open. No Lit, no
+ * DOM beyond events; it never throws into Home Assistant and stays quiet unless something
+ * is misconfigured (one console line per kind of problem).
+ *
+ * When: once per page load (deferred until the page is idle), again at 70-80 % of the
+ * cookie's lifetime, when the tab becomes visible / the device comes back online / Home
+ * Assistant's WebSocket reconnects (if a renewal is due or the last one failed), and after
+ * failures with exponential backoff and jitter. One renewal at a time across tabs: Web Locks
+ * serialise them and a BroadcastChannel shares each result, so other tabs just reschedule.
+ */
+import { createSession, logout, normalizeSignerUrl, SignerError, type SessionResponse, type SessionUser } from "./signer-client.js";
+import { NO_SIGNER } from "./signer-url.js";
+
+/** The parts of home-assistant-js-websocket's Auth (or the apps' ExternalAuth) we use. */
+export interface AuthLike {
+  readonly accessToken: string;
+  readonly expired: boolean;
+  data?: { expires?: number };
+  refreshAccessToken(force?: boolean): Promise<void>;
+}
+
+export interface ConnectionLike {
+  addEventListener(event: string, callback: () => void): void;
+}
+
+export interface HassLike {
+  auth: AuthLike;
+  connection?: ConnectionLike;
+  user?: { id: string; name: string; is_admin?: boolean; is_owner?: boolean };
+}
+
+/**
+ * Where the signer URL came from; a higher one wins: panel config > ?signer= > module origin >
+ * the panel's config remembered from an earlier visit (so a copy loaded as a dashboard
+ * resource, with no ?signer=, still works once the panel has been opened).
+ */
+export type SignerSource = "stored" | "origin" | "query" | "panel";
+const PRIORITY: Record<SignerSource, number> = { stored: 0, origin: 1, query: 2, panel: 3 };
+const STORAGE_KEY = "jwt-cookie:signer";
+
+export type Phase = "starting" | "no_hass" | "no_signer" | "renewing" | "signed_in" | "error" | "signed_out";
+
+export interface Session {
+  user: SessionUser;
+  roles: string[];
+  /** ms, the signer's clock (the JWT's exp). */
+  expiresAt: number;
+  /** ms, this browser's clock. */
+  renewedAt: number;
+  /** ms, this browser's clock: when the next renewal is planned. */
+  renewAt: number;
+  cookie: SessionResponse["cookie"];
+}
+
+export interface RefresherError {
+  code: string;
+  message: string;
+  status: number;
+  at: number;
+  /** No automatic retry: only "Renew now" or a reload tries again. */
+  fatal: boolean;
+}
+
+export interface RefresherState {
+  phase: Phase;
+  signer?: string;
+  signerSource?: SignerSource;
+  session?: Session;
+  error?: RefresherError;
+  /** Consecutive failures (drives the backoff). */
+  failures: number;
+  /** ms: when the refresher will try again on its own. */
+  nextAttemptAt?: number;
+  signedOut?: { reason: string; message?: string; at: number };
+}
+
+export interface Refresher {
+  readonly state: RefresherState;
+  subscribe(listener: (state: RefresherState) => void): () => void;
+  offerSigner(url: string | undefined, source: SignerSource): void;
+  /** The panel hands over the hass it was given (the background module finds its own). */
+  useHass(hass: HassLike | undefined): void;
+  start(): void;
+  /** "Renew now": also clears a fatal error or a sign-out. */
+  renew(): Promise<void>;
+  /** Clears the cookie and stops renewing until renew() or a reload (reason: user, ha_logout, revoked, …). */
+  signOut(reason: string, message?: string): Promise<void>;
+}
+
+const BACKOFF_BASE_MS = 2_000;
+const BACKOFF_MAX_MS = 5 * 60_000;
+/** Look for hass this long after load; pages without it (login, onboarding) just stay idle. */
+const HASS_WAIT_MS = 60_000;
+/** Renew the Home Assistant token first when it has less than this left. */
+const TOKEN_MARGIN_MS = 30_000;
+
+const FATAL = new Set([
+  "origin_not_allowed",
+  "token_rejected",
+  "user_inactive",
+  "user_local_only",
+  "malformed_token",
+  "bad_authorization",
+  "missing_token",
+  "ha_auth",
+]);
+
+/** The one console line for each kind of misconfiguration, with what to do about it. */
+function advice(error: RefresherError, signer: string): string | undefined {
+  const fix: Record<string, string> = {
+    origin_not_allowed: `add ${location.origin} to its ALLOWED_ORIGINS`,
+    token_rejected: "Home Assistant rejected a fresh token: make sure its HA_URL is this Home Assistant",
+    misconfigured: error.message,
+    missing_token: "the Authorization header does not arrive: a proxy in front of the signer strips it",
+  };
+  fix.bad_authorization = fix.missing_token!;
+  const text = fix[error.code];
+  return text && `The signer at ${signer}: ${text}.`;
+}
+
+function jittered(ms: number): number {
+  return ms * (0.5 + Math.random() * 0.5);
+}
+
+function whenIdle(run: () => void): void {
+  const idle = () => {
+    if (typeof requestIdleCallback === "function") requestIdleCallback(() => run(), { timeout: 2_000 });
+    else setTimeout(run, 200);
+  };
+  if (document.readyState === "complete") idle();
+  else addEventListener("load", idle, { once: true });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Home Assistant's hass as an extra_module_url script can reach it. */
+async function findHass(): Promise<HassLike | undefined> {
+  const element = document.querySelector("home-assistant") as { hass?: HassLike } | null;
+  if (element?.hass?.auth) return element.hass;
+  const pending = (window as { hassConnection?: Promise<{ auth?: AuthLike; conn?: ConnectionLike }> }).hassConnection;
+  if (pending && typeof pending.then === "function") {
+    const { auth, conn } = await pending.catch(() => ({}) as { auth?: AuthLike; conn?: ConnectionLike });
+    if (auth) return { auth, connection: conn };
+  }
+  return undefined;
+}
+
+/** When to renew: 70-80 % into the cookie's lifetime, measured as well as the signer lets us. */
+function toSession(body: SessionResponse, receivedAt: number): Session {
+  const expiresAt = body.expires_at * 1000;
+  let remaining = expiresAt - receivedAt;
+  if (typeof body.issued_at === "number") remaining = (body.expires_at - body.issued_at) * 1000;
+  else if (typeof body.server_time === "number") remaining = expiresAt - body.server_time * 1000;
+  remaining = Math.min(Math.max(remaining, 20_000), 86_400_000);
+  return {
+    user: body.user,
+    roles: Array.isArray(body.roles) ? body.roles : [],
+    expiresAt,
+    renewedAt: receivedAt,
+    renewAt: receivedAt + remaining * (0.7 + Math.random() * 0.1),
+    cookie: body.cookie,
+  };
+}
+
+export function createRefresher(): Refresher {
+  let state: RefresherState = { phase: "starting", failures: 0 };
+  const listeners = new Set<(state: RefresherState) => void>();
+  const offers = new Map<SignerSource, string>();
+  const warned = new Set<string>();
+  const watched = new WeakSet<object>();
+  let hass: HassLike | undefined;
+  let started = false;
+  let booted = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let inFlight: Promise<void> | undefined;
+  /** Bumped by signOut so that a renewal already under way cannot resurrect the session. */
+  let generation = 0;
+  const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("jwt-cookie") : undefined;
+
+  function set(patch: Partial<RefresherState>): void {
+    state = { ...state, ...patch };
+    for (const listener of listeners) {
+      try {
+        listener(state);
+      } catch {
+        // a listener's bug is not ours to throw into Home Assistant
+      }
+    }
+  }
+
+  function warnOnce(key: string, message: string): void {
+    if (warned.has(key)) return;
+    warned.add(key);
+    console.warn(`[jwt-cookie] ${message}`);
+  }
+
+  function schedule(at: number | undefined): void {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (at === undefined) return;
+    timer = setTimeout(() => void refresh("timer"), Math.min(Math.max(at - Date.now(), 0), 2_000_000_000));
+  }
+
+  async function exclusive(task: () => Promise<void>): Promise<void> {
+    const locks = (navigator as { locks?: LockManager }).locks;
+    if (!locks || typeof locks.request !== "function") return task();
+    await locks.request(`jwt-cookie:${state.signer ?? ""}`, task);
+  }
+
+  function watch(connection: ConnectionLike | undefined): void {
+    if (!connection || watched.has(connection) || typeof connection.addEventListener !== "function") return;
+    watched.add(connection);
+    connection.addEventListener("ready", () => check("reconnect"));
+  }
+
+  async function currentAuth(): Promise<AuthLike | undefined> {
+    const found = hass ?? (await findHass());
+    watch(found?.connection);
+    return found?.auth;
+  }
+
+  function succeed(body: SessionResponse, gen: number, receivedAt?: number): void {
+    if (gen !== generation) return;
+    const share = receivedAt === undefined;
+    const session = toSession(body, receivedAt ?? Date.now());
+    set({ phase: "signed_in", session, error: undefined, failures: 0, nextAttemptAt: session.renewAt, signedOut: undefined });
+    schedule(session.renewAt);
+    if (share) channel?.postMessage({ type: "session", signer: state.signer, body, receivedAt: session.renewedAt });
+  }
+
+  function fail(error: unknown, gen: number): void {
+    if (gen !== generation) return;
+    const signerError =
+      error instanceof SignerError ? error : new SignerError("internal", error instanceof Error ? error.message : String(error));
+    const failures = state.failures + 1;
+    const fatal = FATAL.has(signerError.code);
+    const record: RefresherError = { code: signerError.code, message: signerError.message, status: signerError.status, at: Date.now(), fatal };
+    let delay = signerError.code === "misconfigured" ? BACKOFF_MAX_MS : Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (failures - 1));
+    delay = jittered(delay);
+    if (signerError.retryAfter) delay = Math.max(delay, signerError.retryAfter * 1000);
+    const nextAttemptAt = fatal ? undefined : Date.now() + delay;
+    // A session that is still valid stays on show: the cookie keeps working until it expires.
+    const session = state.session && state.session.expiresAt > Date.now() ? state.session : undefined;
+    set({ phase: "error", error: record, failures, nextAttemptAt, session });
+    schedule(nextAttemptAt);
+    const line = state.signer ? advice(record, state.signer) : undefined;
+    if (line) warnOnce(record.code, line);
+    else if (signerError.code === "unreachable" && failures >= 3) {
+      warnOnce("unreachable", `No answer from the signer at ${state.signer} after ${failures} tries: is it running, is the URL right, does ALLOWED_ORIGINS include ${location.origin}?`);
+    }
+  }
+
+  async function attempt(force: boolean, gen: number): Promise<void> {
+    const signer = state.signer;
+    if (!signer || gen !== generation) return;
+    // Another tab may have renewed while we waited for the lock (its result arrives by broadcast).
+    if (!force && state.phase === "signed_in" && state.session && Date.now() < state.session.renewAt) {
+      schedule(state.session.renewAt);
+      return;
+    }
+    const auth = await currentAuth();
+    if (!auth) {
+      set({ phase: "no_hass" });
+      return;
+    }
+    set({ phase: "renewing" });
+    try {
+      let token: string;
+      try {
+        const expires = auth.data?.expires;
+        if (auth.expired || (typeof expires === "number" && expires - Date.now() < TOKEN_MARGIN_MS)) await auth.refreshAccessToken();
+        token = auth.accessToken;
+      } catch (error) {
+        throw new SignerError("ha_auth", `Home Assistant did not renew the access token (${String(error)}).`);
+      }
+      let body: SessionResponse;
+      try {
+        body = await createSession(signer, token);
+      } catch (error) {
+        // Clocks apart by more than the margin: ask Home Assistant (or the app) for a brand-new token, once.
+        if (!(error instanceof SignerError) || error.code !== "token_expired") throw error;
+        await auth.refreshAccessToken(true);
+        body = await createSession(signer, auth.accessToken);
+      }
+      succeed(body, gen);
+      // Hold the lock a moment, so a tab waiting for it has our broadcast before it decides.
+      if (channel) await sleep(100);
+    } catch (error) {
+      fail(error, gen);
+    }
+  }
+
+  function refresh(reason: string): Promise<void> {
+    if (inFlight) return inFlight;
+    if (!booted || !state.signer) return Promise.resolve();
+    const force = reason === "start" || reason === "manual" || reason === "signer";
+    const gen = generation;
+    schedule(undefined);
+    inFlight = exclusive(() => attempt(force, gen))
+      .catch((error: unknown) => fail(error, gen))
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  }
+
+  /** Visible again, back online, or Home Assistant reconnected: renew if due or if the last try failed. */
+  function check(reason: string): void {
+    try {
+      if (!booted || inFlight || state.phase === "signed_out" || state.error?.fatal) return;
+      const now = Date.now();
+      const due = !state.session || now >= state.session.renewAt || state.phase === "error";
+      const waitedEnough = state.phase !== "error" || reason !== "visible" || (state.nextAttemptAt ?? 0) <= now;
+      if (due && waitedEnough) void refresh(reason);
+    } catch {
+      // never into Home Assistant
+    }
+  }
+
+  function effectiveSigner(): { url?: string; source?: SignerSource } {
+    let best: SignerSource | undefined;
+    for (const source of offers.keys()) if (!best || PRIORITY[source] > PRIORITY[best]) best = source;
+    return best ? { url: offers.get(best), source: best } : {};
+  }
+
+  async function boot(): Promise<void> {
+    addEventListener("online", () => check("online"));
+    document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && check("visible"));
+    let found: AuthLike | undefined;
+    for (let waited = 0, step = 100; waited < HASS_WAIT_MS; waited += step, step = Math.min(step * 2, 2_000)) {
+      found = await currentAuth();
+      if (found) break;
+      await sleep(step);
+    }
+    if (!found) {
+      set({ phase: "no_hass" });
+      return;
+    }
+    booted = true;
+    if (!state.signer) {
+      set({ phase: "no_signer" });
+      // The panel may still be about to hand over config.signer_url.
+      await sleep(5_000);
+      if (!state.signer) {
+        warnOnce("no_signer", NO_SIGNER);
+      }
+      return;
+    }
+    await refresh("start");
+  }
+
+  if (channel) {
+    channel.onmessage = (event: MessageEvent) => {
+      try {
+        const message = event.data as { type?: string; signer?: string; body?: SessionResponse; receivedAt?: number; reason?: string; message?: string };
+        if (!message || message.signer !== state.signer) return;
+        if (message.type === "session" && message.body) {
+          if (state.session && state.session.expiresAt > message.body.expires_at * 1000) return;
+          succeed(message.body, generation, typeof message.receivedAt === "number" ? Math.min(message.receivedAt, Date.now()) : Date.now());
+        } else if (message.type === "signed_out" && message.reason) {
+          applySignOut(message.reason, message.message);
+        }
+      } catch {
+        // ignore foreign messages
+      }
+    };
+  }
+
+  function applySignOut(reason: string, message?: string): void {
+    generation++;
+    schedule(undefined);
+    set({ phase: "signed_out", session: undefined, error: undefined, failures: 0, nextAttemptAt: undefined, signedOut: { reason, message, at: Date.now() } });
+  }
+
+  return {
+    get state() {
+      return state;
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      try {
+        listener(state);
+      } catch {
+        // see set()
+      }
+      return () => listeners.delete(listener);
+    },
+    offerSigner(url, source) {
+      if (url) offers.set(source, url);
+      if (url && source === "panel") {
+        try {
+          localStorage.setItem(STORAGE_KEY, url);
+        } catch {
+          // storage disabled: the panel's setting still applies on this page
+        }
+      }
+      const { url: signer, source: signerSource } = effectiveSigner();
+      if (signer === state.signer) return;
+      set({ signer, signerSource, session: undefined, error: undefined, failures: 0 });
+      if (booted && state.phase !== "signed_out") void refresh("signer");
+    },
+    useHass(next) {
+      if (!next?.auth) return;
+      hass = next;
+      watch(next.connection);
+    },
+    start() {
+      if (started) return;
+      started = true;
+      try {
+        this.offerSigner(normalizeSignerUrl(localStorage.getItem(STORAGE_KEY)), "stored");
+      } catch {
+        // no storage, no memory
+      }
+      whenIdle(() => void boot().catch(() => undefined));
+    },
+    async renew() {
+      if (!booted) return;
+      if (state.phase === "signed_out") set({ signedOut: undefined });
+      await inFlight;
+      await refresh("manual");
+    },
+    async signOut(reason, message) {
+      applySignOut(reason, message);
+      channel?.postMessage({ type: "signed_out", signer: state.signer, reason, message });
+      const signer = state.signer;
+      if (!signer) return;
+      // After any renewal under way, or it would set the cookie again right after we clear it.
+      await inFlight?.catch(() => undefined);
+      await exclusive(async () => {
+        try {
+          await logout(signer);
+        } catch (error) {
+          const e = error instanceof SignerError ? error : new SignerError("internal", String(error));
+          set({ error: { code: e.code, message: `The cookie could not be cleared: ${e.message}`, status: e.status, at: Date.now(), fatal: true } });
+        }
+      });
+    },
+  };
+}

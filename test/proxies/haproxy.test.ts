@@ -1,0 +1,51 @@
+/**
+ * Debian's HAProxy 2.6 with the generated config: it verifies the JWT itself with
+ * jwt_verify and the signer's /public-key.pem, so the signer (workerd) only issues cookies.
+ * One process, one generated file per host (-f each), one port per host.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describeProxyContract } from "./support/contract.js";
+import { generated } from "./support/generated.js";
+import { freePort, tempDir } from "./support/processes.js";
+import { startHaproxy } from "./support/proxies.js";
+import { ADMIN_HOST, OPEN_HOST, startWorld } from "./support/world.js";
+
+/** HAProxy passes the name as UTF-8 bytes (minus control characters); Node reads header bytes as latin1. */
+const utf8AsLatin1 = (name: string) => Buffer.from(name, "utf8").toString("latin1");
+
+describeProxyContract("HAProxy jwt_verify, cookies from the signer in workerd", async () => {
+  const world = await startWorld("workerd");
+  const keys = tempDir("haproxy-key");
+  try {
+    const pem = join(keys.path, "jwt-cookie.pem");
+    writeFileSync(pem, await (await fetch(`${world.signer.url}/public-key.pem`)).text());
+    const ports = new Map([
+      [OPEN_HOST, await freePort()],
+      [ADMIN_HOST, await freePort()],
+    ]);
+    const configs = [...ports].map(([host, port]) => {
+      return generated(
+        ["haproxy", "--host", host, "--upstream", world.upstream.url, "--listen", `127.0.0.1:${port}`, "--pem-path", pem],
+        world.env,
+      );
+    });
+    const haproxy = await startHaproxy(configs, [...ports.values()]);
+    return {
+      world,
+      port: (host) => ports.get(host)!,
+      authority: (host) => `${host}:${ports.get(host)}`,
+      asksSignerPerRequest: false,
+      expectedName: utf8AsLatin1,
+      stop: async () => {
+        await haproxy.stop();
+        await world.close();
+        keys.remove();
+      },
+    };
+  } catch (error) {
+    await world.close();
+    keys.remove();
+    throw error;
+  }
+});

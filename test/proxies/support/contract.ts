@@ -1,0 +1,187 @@
+/**
+ * What every proxy config must do, as one list of tests run against each real proxy:
+ * sign-in redirect for browsers and 401 for scripts without a session; the upstream sees
+ * the signer's identity and never a client's own Remote-* headers; forged, expired and
+ * misdirected tokens are refused; logout ends access; ACCESS_RULES give 403.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { headerSafe } from "../../../worker/http/identity-headers.js";
+import { forgeryKit, type ForgeryKit } from "./forged-tokens.js";
+import { send, type Reply } from "./http-client.js";
+import type { EchoedRequest } from "./upstream.js";
+import { ADMIN_HOST, COOKIE_NAME, OPEN_HOST, type World } from "./world.js";
+
+export interface ProxyUnderTest {
+  world: World;
+  /** Where the proxy listens for `host`. */
+  port(host: string): number;
+  /** The Host header a browser sends for `host` (with the port). */
+  authority(host: string): string;
+  /** Caddy/nginx/Traefik ask the signer on every request, so a signed-out cookie stops at once. */
+  asksSignerPerRequest: boolean;
+  /** Remote-Name as the upstream receives it (latin1-decoded by Node). */
+  expectedName(name: string): string;
+  stop(): Promise<void>;
+}
+
+const BROWSER = { Accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" };
+const API = { Accept: "application/json" };
+
+function uniquePath(): string {
+  return `/t/${randomUUID()}`;
+}
+
+export function describeProxyContract(label: string, setup: () => Promise<ProxyUnderTest>): void {
+  describe(label, () => {
+    let proxy: ProxyUnderTest;
+    let world: World;
+    let userCookie: string;
+    let adminCookie: string;
+    let kit: ForgeryKit;
+
+    beforeAll(async () => {
+      proxy = await setup();
+      world = proxy.world;
+      [userCookie, adminCookie] = await Promise.all([world.cookieFor(world.user), world.cookieFor(world.admin)]);
+      kit = await forgeryKit(world.signingKey, { sub: world.user.id, name: world.user.name, roles: ["user"] });
+    });
+    afterAll(async () => {
+      await proxy?.stop();
+    });
+
+    const get = (host: string, path: string, headers: Record<string, string> | Array<[string, string]> = {}, method = "GET"): Promise<Reply> =>
+      send(proxy.port(host), { host: proxy.authority(host), path, headers, method });
+    const reached = (path: string): EchoedRequest | undefined => world.upstream.received.find((r) => r.url === path);
+    const echoed = (reply: Reply): EchoedRequest => {
+      expect(reply.status, reply.body).toBe(200);
+      expect(reply.headers["x-echo"]).toBe("upstream");
+      return JSON.parse(reply.body) as EchoedRequest;
+    };
+
+    it("sends a browser without a session to the sign-in page, with the exact URL as rd", async () => {
+      const path = `${uniquePath()}?orgId=1&from=now-6h&q=a%2Fb+c%26d`;
+      const reply = await get(OPEN_HOST, path, BROWSER);
+      expect(reply.status, reply.body).toBe(302);
+      const location = new URL(String(reply.headers.location));
+      expect(`${location.origin}${location.pathname}`).toBe(`${world.publicUrl}/login`);
+      expect(location.searchParams.get("rd")).toBe(`http://${proxy.authority(OPEN_HOST)}${path}`);
+      expect(reached(path)).toBeUndefined();
+    });
+
+    it("answers 401 to scripts and to non-navigations without a session", async () => {
+      const path = uniquePath();
+      expect((await get(OPEN_HOST, path, API)).status).toBe(401);
+      expect((await get(OPEN_HOST, path, {})).status).toBe(401);
+      expect((await get(OPEN_HOST, path, BROWSER, "POST")).status).toBe(401);
+      expect(reached(path)).toBeUndefined();
+    });
+
+    it("lets a signed-in user through with the signer's identity headers", async () => {
+      const path = uniquePath();
+      const seen = echoed(await get(OPEN_HOST, path, { ...BROWSER, Cookie: `${COOKIE_NAME}=${userCookie}` }));
+      expect(seen.url).toBe(path);
+      expect(seen.headers["remote-user"]).toBe(world.user.id);
+      expect(seen.headers["remote-name"]).toBe(proxy.expectedName(world.user.name));
+      expect(seen.headers["remote-groups"]).toBe("user");
+      const admin = echoed(await get(OPEN_HOST, uniquePath(), { ...API, Cookie: `other=1; ${COOKIE_NAME}=${adminCookie}` }));
+      expect(admin.headers["remote-user"]).toBe(world.admin.id);
+      expect(admin.headers["remote-groups"]).toBe("user,admin");
+    });
+
+    it("keeps a Home Assistant user name with CR/LF from injecting headers", async () => {
+      const eve = world.ha.addUser({ name: "Eve\r\nRemote-User: someone-else\r\nX-Evil: 1", username: `eve-${randomUUID()}`, password: "pw" });
+      const seen = echoed(await get(OPEN_HOST, uniquePath(), { Cookie: `${COOKIE_NAME}=${await world.cookieFor(eve)}` }));
+      expect(seen.headers["remote-user"]).toBe(eve.id);
+      expect(String(seen.headers["remote-name"])).not.toMatch(/[\r\n]/);
+      expect(String(seen.headers["remote-name"])).toContain("Eve");
+      expect(seen.headers["x-evil"]).toBeUndefined();
+    });
+
+    it("accepts the JWT as Authorization: Bearer for scripts", async () => {
+      const seen = echoed(await get(OPEN_HOST, uniquePath(), { ...API, Authorization: `Bearer ${adminCookie}` }));
+      expect(seen.headers["remote-user"]).toBe(world.admin.id);
+    });
+
+    it("never passes Remote-* headers that the client sent itself", async () => {
+      const forged: Array<[string, string]> = [
+        ["Remote-User", world.admin.id],
+        ["remote-name", "Mallory"],
+        ["REMOTE-GROUPS", "user,admin,owner"],
+        ["Remote_User", world.admin.id],
+        ["Remote_Groups", "admin"],
+      ];
+      const seen = echoed(await get(OPEN_HOST, uniquePath(), [["Cookie", `${COOKIE_NAME}=${userCookie}`], ...forged]));
+      expect(seen.headers["remote-user"]).toBe(world.user.id);
+      expect(seen.headers["remote-name"]).toBe(proxy.expectedName(world.user.name));
+      expect(seen.headers["remote-groups"]).toBe("user");
+      // Exactly one of each, and no underscore spelling (HAProxy sends names in lower case).
+      const names = seen.headerNames.filter((name) => /^remote[-_]/i.test(name)).map((name) => name.toLowerCase());
+      expect(names.sort()).toEqual(["remote-groups", "remote-name", "remote-user"]);
+      // Without a session the forged headers reach nothing at all.
+      const path = uniquePath();
+      expect((await get(OPEN_HOST, path, [["Accept", "application/json"], ...forged])).status).toBe(401);
+      expect(reached(path)).toBeUndefined();
+    });
+
+    it("refuses forged, expired and misdirected tokens, as cookie and as Bearer", async () => {
+      // Control: a token made the same way but valid passes, so each refusal below is for its one flaw.
+      echoed(await get(OPEN_HOST, uniquePath(), { Cookie: `${COOKIE_NAME}=${await kit.signed()}` }));
+      for (const [flaw, token] of await kit.forgeries(userCookie)) {
+        const path = uniquePath();
+        const asCookie = await get(OPEN_HOST, path, { ...API, Cookie: `${COOKIE_NAME}=${token}` });
+        expect(asCookie.status, `${flaw} (cookie)`).toBe(401);
+        const asBearer = await get(OPEN_HOST, path, { ...API, Authorization: `Bearer ${token}` });
+        expect(asBearer.status, `${flaw} (Bearer)`).toBe(401);
+        const browser = await get(OPEN_HOST, path, { ...BROWSER, Cookie: `${COOKIE_NAME}=${token}` });
+        expect(browser.status, `${flaw} (browser)`).toBe(302);
+        expect(reached(path), flaw).toBeUndefined();
+      }
+    });
+
+    it("refuses two different cookies under the signer's name (a planted parent-domain cookie)", async () => {
+      const path = uniquePath();
+      const reply = await get(OPEN_HOST, path, { ...API, Cookie: `${COOKIE_NAME}=${userCookie}; ${COOKIE_NAME}=${adminCookie}` });
+      expect(reply.status).toBe(401);
+      expect(reached(path)).toBeUndefined();
+    });
+
+    it("denies again after logout", async () => {
+      const cookie = await world.cookieFor(world.user);
+      echoed(await get(OPEN_HOST, uniquePath(), { Cookie: `${COOKIE_NAME}=${cookie}` }));
+      await world.logout(cookie);
+      // The browser dropped the cleared cookie: back to the sign-in page.
+      expect((await get(OPEN_HOST, uniquePath(), BROWSER)).status).toBe(302);
+      const replay = await get(OPEN_HOST, uniquePath(), { ...API, Cookie: `${COOKIE_NAME}=${cookie}` });
+      if (proxy.asksSignerPerRequest) expect(replay.status).toBe(401); // the signer's deny-list
+      else expect([200, 401]).toContain(replay.status); // HAProxy: a copied cookie lives until exp (docs/haproxy.md)
+    });
+
+    it("applies ACCESS_RULES: the admin-only host gives a non-admin 403 and lets an admin in", async () => {
+      const path = uniquePath();
+      const api = await get(ADMIN_HOST, path, { ...API, Cookie: `${COOKIE_NAME}=${userCookie}` });
+      expect(api.status).toBe(403);
+      const page = await get(ADMIN_HOST, path, { ...BROWSER, Cookie: `${COOKIE_NAME}=${userCookie}` });
+      expect(page.status).toBe(403);
+      expect(page.body).toContain("needs the role admin");
+      expect(reached(path)).toBeUndefined();
+      const seen = echoed(await get(ADMIN_HOST, uniquePath(), { Cookie: `${COOKIE_NAME}=${adminCookie}` }));
+      expect(seen.headers["remote-groups"]).toBe("user,admin");
+      // Without a session the admin host signs in like any other.
+      expect((await get(ADMIN_HOST, uniquePath(), BROWSER)).status).toBe(302);
+    });
+
+    it("cannot be talked out of ACCESS_RULES with another Host or X-Forwarded-Host", async () => {
+      const path = uniquePath();
+      const headers = { ...API, Cookie: `${COOKIE_NAME}=${userCookie}`, "X-Forwarded-Host": proxy.authority(OPEN_HOST) };
+      const reply = await send(proxy.port(ADMIN_HOST), { host: `unknown.example.test:${proxy.port(ADMIN_HOST)}`, path, headers });
+      const viaForwarded = await get(ADMIN_HOST, path, headers);
+      expect(viaForwarded.status).toBe(403);
+      // Whatever the proxy does with an unknown host, the admin-only upstream is not reached as this user.
+      expect(reply.status === 200 && reply.headers["x-echo"] === "upstream" && reached(path)?.headers.host?.includes(ADMIN_HOST)).toBeFalsy();
+    });
+  });
+}
+
+/** Remote-Name as the signer's /verify writes it (percent-encoded non-ASCII). */
+export const forwardAuthName = (name: string): string => headerSafe(name);

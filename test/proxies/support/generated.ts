@@ -1,0 +1,13 @@
+/** A config from the generator, exactly as `npm run proxy-config -- <args>` prints it. */
+import { generateProxyConfig } from "../../../scripts/proxy-config/generate.js";
+
+export function generated(args: string[], env: Record<string, string>): string {
+  const result = generateProxyConfig(args, env);
+  if (!result.ok) throw new Error(result.error);
+  return result.config;
+}
+
+/** The Caddy site block for `host` on a loopback port, as the tests and the e2e run use it. */
+export function caddySite(env: Record<string, string>, host: string, upstream: string, signer: string, port: number): string {
+  return generated(["caddy", "--host", host, "--upstream", upstream, "--signer", signer, "--listen", `127.0.0.1:${port}`], env);
+}
