@@ -10,6 +10,7 @@ import { createIdentityLookup, type IdentityLookup } from "./home-assistant/iden
 import { createRateLimiter, type RateLimiter } from "./http/rate-limit.js";
 import { importKeyRing, KeyError, type KeyRing } from "./tokens/keys.js";
 import { kvRevocationList, memoryRevocationList, type RevocationList } from "./tokens/revocation-list.js";
+import { createSessionIssuer, type SessionIssuer } from "./tokens/session-issuer.js";
 import { createVerifier, type Verifier } from "./tokens/verify.js";
 
 export interface Runtime {
@@ -19,6 +20,7 @@ export interface Runtime {
   identity: IdentityLookup;
   rateLimiter: RateLimiter;
   revocations: RevocationList;
+  sessions: SessionIssuer;
 }
 
 export type RuntimeResult = { ok: true; runtime: Runtime } | { ok: false; message: string };
@@ -48,6 +50,9 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
     return { ok: false, message: `Configuration is invalid: ${message}` };
   }
   const { revokedSessions } = loadBindings(env);
+  const revocations = revokedSessions
+    ? kvRevocationList(revokedSessions, settings.cacheMaxEntries)
+    : memoryRevocationList(settings.cacheMaxEntries);
   const fetchUser = options.fetchUser ?? ((s: Settings, token: string) => fetchCurrentUser(s.haWebSocketUrl, token, s.haTimeoutMs));
   return {
     ok: true,
@@ -61,9 +66,8 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
         maxCacheSeconds: settings.haCacheSeconds,
       }),
       rateLimiter: createRateLimiter(settings.rateLimitPerMinute, settings.cacheMaxEntries),
-      revocations: revokedSessions
-        ? kvRevocationList(revokedSessions, settings.cacheMaxEntries)
-        : memoryRevocationList(settings.cacheMaxEntries),
+      revocations,
+      sessions: createSessionIssuer(keys, settings, revocations),
     },
   };
 }

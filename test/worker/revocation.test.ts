@@ -81,6 +81,21 @@ describe.each(variants)("revocation on %s", (_label, runtime, kv) => {
     expect((await verify(before)).status).toBe(200);
   });
 
+  test("the same HA token moments later gets the same JWT back, but never a revoked one", async () => {
+    const token = ha.accessToken(alice.id);
+    const ask = async () => {
+      const response = await fetch(`${signer.url}/session`, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+      return response.headers.get("set-cookie")!.split(";")[0]!;
+    };
+    const first = await ask();
+    expect(await ask()).toBe(first);
+    await fetch(`${signer.url}/logout`, { method: "POST", headers: { Cookie: first } });
+    const after = await ask();
+    expect(after).not.toBe(first);
+    expect((await verify(after)).status).toBe(200);
+    expect((await verify(first)).status).toBe(401);
+  });
+
   test("a bad cookie on /logout revokes nothing and still clears", async () => {
     const response = await fetch(`${signer.url}/logout`, { method: "POST", headers: { Cookie: "jwt_access_token=a.b.c" } });
     expect(response.status).toBe(200);

@@ -3,12 +3,11 @@
  * - one lookup per token at a time (single flight), however many requests carry it;
  * - a token Home Assistant accepted is remembered until it expires or `maxCacheSeconds`;
  * - a token Home Assistant refused is never sent again (remembered until it expires);
- * - both caches are bounded; keys are SHA-256 digests, never the tokens themselves.
+ * - both caches are bounded (CACHE_MAX_ENTRIES each).
  * Transient failures (unreachable, timeout, protocol) are not remembered, so service
  * resumes by itself when Home Assistant comes back.
  */
 import { BoundedCache } from "../bounded-cache.js";
-import { encodeBytes } from "../tokens/base64url.js";
 import { HA_LEEWAY_SECONDS } from "./access-token-precheck.js";
 import type { HomeAssistantUser } from "./current-user.js";
 import { HomeAssistantError } from "./errors.js";
@@ -19,11 +18,6 @@ export interface IdentityLookup {
   /** Lookups that actually went to Home Assistant (for tests and the benchmark). */
   readonly lookups: number;
   readonly sizes: { accepted: number; refused: number; inFlight: number };
-}
-
-async function digest(token: string): Promise<string> {
-  const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
-  return encodeBytes(new Uint8Array(bytes));
 }
 
 export function createIdentityLookup(options: {
@@ -45,7 +39,9 @@ export function createIdentityLookup(options: {
       return { accepted: accepted.size, refused: refused.size, inFlight: inFlight.size };
     },
     async lookup(token, expiresAt, now) {
-      const key = await digest(token);
+      // Keyed by the token itself: a SHA-256 per request costs ~100 µs on Node's WebCrypto
+      // (docs/benchmarks.md), and the token is in this process's memory during the request anyway.
+      const key = token;
       const known = accepted.get(key, now);
       if (known) return known;
       const verdict = refused.get(key, now);

@@ -42,8 +42,9 @@ export type CookieToken = { kind: "none" } | { kind: "one"; token: string } | { 
  * planted a second cookie (e.g. on a parent domain); we refuse rather than pick one.
  */
 export function readSessionCookie(header: string | undefined | null, name: string): CookieToken {
-  const values = [...new Set(readCookies(header, name).filter((v) => v !== ""))];
+  const values = readCookies(header, name).filter((v) => v !== "");
   if (values.length === 0) return { kind: "none" };
-  if (values.length > 1) return { kind: "ambiguous" };
-  return { kind: "one", token: values[0]! };
+  const token = values[0]!;
+  if (values.some((v) => v !== token)) return { kind: "ambiguous" };
+  return { kind: "one", token };
 }

@@ -18,10 +18,17 @@ export function headerSafe(value: string): string {
   return out.slice(0, MAX_HEADER_VALUE);
 }
 
+// Claims objects come from the verifier's cache, so the headers are built once per session.
+const built = new WeakMap<SessionClaims, Record<string, string>>();
+
 export function identityHeaders(claims: SessionClaims): Record<string, string> {
-  return {
+  const known = built.get(claims);
+  if (known) return known;
+  const headers = {
     "Remote-User": headerSafe(claims.sub),
     "Remote-Name": headerSafe(claims.name),
     "Remote-Groups": headerSafe(claims.roles.filter((r) => /^[A-Za-z0-9_-]+$/.test(r)).join(",")),
   };
+  built.set(claims, headers);
+  return headers;
 }

@@ -13,7 +13,6 @@ import { corsForAllowedOrigins } from "../http/cors.js";
 import { HttpError } from "../http/errors.js";
 import type { AppEnv, ClientAddress } from "../runtime.js";
 import { presentedSession } from "./presented-session.js";
-import { sessionClaims, signJwt } from "../tokens/sign.js";
 
 const HA_FAILURES: Record<HomeAssistantFailure, { status: 401 | 403 | 502 | 504; code: string }> = {
   rejected: { status: 401, code: "token_rejected" },
@@ -43,7 +42,7 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
   routes.use("/session", corsForAllowedOrigins());
 
   routes.post("/session", async (c) => {
-    const { settings, identity, keys, rateLimiter } = c.get("runtime");
+    const { settings, identity, sessions, rateLimiter } = c.get("runtime");
     const now = Date.now();
     const wait = rateLimiter.take(clientAddress(c), now);
     if (wait > 0) {
@@ -77,9 +76,8 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
       await c.get("runtime").revocations.revoke(previous.claims.jti, previous.claims.exp, now);
     }
 
-    const claims = sessionClaims(user, { ...settings.jwt, ttl: settings.tokenTtl, now });
-    const jwt = await signJwt(keys, claims);
-    c.header("Set-Cookie", sessionCookie(settings, jwt, settings.tokenTtl));
+    const { jwt, claims } = await sessions.issue(token, user, now);
+    c.header("Set-Cookie", sessionCookie(settings, jwt, claims.exp - Math.floor(now / 1000)));
     c.header("Cache-Control", "no-store");
     return c.json({
       user: { id: user.id, name: user.name, is_admin: user.is_admin, is_owner: user.is_owner },

@@ -60,8 +60,7 @@ export function verifyRoutes(): Hono<AppEnv> {
         }
         return errorResponse(c, new HttpError(403, "access_denied", decision.reason));
       }
-      for (const [name, value] of Object.entries(identityHeaders(claims))) c.header(name, value);
-      return c.body(null, 200);
+      return c.body(null, 200, identityHeaders(claims));
     }
 
     if (isBrowserNavigation(c)) {

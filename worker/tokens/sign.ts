@@ -29,8 +29,9 @@ export function rolesOf(user: SessionIdentity): string[] {
   return roles;
 }
 
+/** 122 random bits; randomUUID is Web-standard and far cheaper than getRandomValues on Node. */
 export function newTokenId(): string {
-  return encodeBytes(crypto.getRandomValues(new Uint8Array(16)));
+  return crypto.randomUUID();
 }
 
 export function sessionClaims(
@@ -51,15 +52,17 @@ export function sessionClaims(
   };
 }
 
+const encodedHeaders = new WeakMap<KeyRing, string>();
+const encoder = new TextEncoder();
+
 export async function signJwt(keys: KeyRing, claims: object): Promise<string> {
-  const header = encodeText(JSON.stringify({ alg: "ES256", typ: "JWT", kid: keys.current.kid }));
-  const payload = encodeText(JSON.stringify(claims));
-  const input = `${header}.${payload}`;
+  let header = encodedHeaders.get(keys);
+  if (header === undefined) {
+    header = encodeText(JSON.stringify({ alg: "ES256", typ: "JWT", kid: keys.current.kid }));
+    encodedHeaders.set(keys, header);
+  }
+  const input = `${header}.${encodeText(JSON.stringify(claims))}`;
   // WebCrypto's ECDSA signature is already the raw r||s form that JWS (RFC 7518 §3.4) wants.
-  const signature = await crypto.subtle.sign(
-    { name: "ECDSA", hash: "SHA-256" },
-    keys.signingKey,
-    new TextEncoder().encode(input),
-  );
+  const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, keys.signingKey, encoder.encode(input));
   return `${input}.${encodeBytes(new Uint8Array(signature))}`;
 }

@@ -6,7 +6,7 @@
  */
 import { BoundedCache } from "../bounded-cache.js";
 import { decodeBytes, decodeJsonObject } from "./base64url.js";
-import type { KeyRing } from "./keys.js";
+import type { KeyRing, PublicKeyEntry } from "./keys.js";
 import type { SessionClaims } from "./sign.js";
 
 export const VERIFY_LEEWAY_SECONDS = 10;
@@ -51,19 +51,29 @@ export function createVerifier(
 ): Verifier {
   const verified = new BoundedCache<string, SessionClaims>(options.cacheMaxEntries);
   const byKid = new Map(keys.accepted.map((entry) => [entry.kid, entry]));
+  // Genuine tokens share one header per key: remember which header parts were acceptable.
+  const acceptedHeaders = new BoundedCache<string, PublicKeyEntry>(64);
+  const encoder = new TextEncoder();
+
+  function keyForHeader(headerPart: string): PublicKeyEntry | VerifyFailure {
+    const known = acceptedHeaders.get(headerPart, 0);
+    if (known) return known;
+    const header = decodeJsonObject(headerPart);
+    if (!header) return "malformed";
+    if (header.alg !== "ES256" || Object.keys(header).some((k) => !ALLOWED_HEADER_MEMBERS.has(k))) return "unsupported_header";
+    if (header.typ !== undefined && header.typ !== "JWT") return "unsupported_header";
+    const entry = typeof header.kid === "string" ? byKid.get(header.kid) : undefined;
+    if (!entry) return "unknown_key";
+    acceptedHeaders.set(headerPart, entry, Number.POSITIVE_INFINITY);
+    return entry;
+  }
 
   async function verifyUncached(token: string, now: number): Promise<VerifyResult> {
     const parts = token.split(".");
     if (parts.length !== 3) return { ok: false, reason: "malformed" };
     const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-    const header = decodeJsonObject(headerPart);
-    if (!header) return { ok: false, reason: "malformed" };
-    if (header.alg !== "ES256" || Object.keys(header).some((k) => !ALLOWED_HEADER_MEMBERS.has(k))) {
-      return { ok: false, reason: "unsupported_header" };
-    }
-    if (header.typ !== undefined && header.typ !== "JWT") return { ok: false, reason: "unsupported_header" };
-    const entry = typeof header.kid === "string" ? byKid.get(header.kid) : undefined;
-    if (!entry) return { ok: false, reason: "unknown_key" };
+    const entry = keyForHeader(headerPart);
+    if (typeof entry === "string") return { ok: false, reason: entry };
     const signature = decodeBytes(signaturePart);
     // 64 bytes = r||s; a DER-encoded signature (about 70 bytes) is refused, never converted.
     if (!signature || signature.length !== 64) return { ok: false, reason: "bad_signature" };
@@ -71,7 +81,7 @@ export function createVerifier(
       { name: "ECDSA", hash: "SHA-256" },
       entry.key,
       signature,
-      new TextEncoder().encode(`${headerPart}.${payloadPart}`),
+      encoder.encode(`${headerPart}.${payloadPart}`),
     );
     if (!valid) return { ok: false, reason: "bad_signature" };
 

@@ -90,7 +90,7 @@ describe("signing", () => {
       iat,
       nbf: iat,
       exp: iat + 1800,
-      jti: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+      jti: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
     });
     expect(payload).toEqual(claims);
     const signature = Buffer.from(s, "base64url");
