@@ -1,0 +1,151 @@
+/**
+ * npm run bench: the benchmark of issue 5, side by side in one run so the ratios hold.
+ *   1. /verify vs a bare route on the same server (Node, workerd, workerd without KV)
+ *   2. /session with a warm cache vs the same bare route
+ *   3. ES256 sign/verify through our code vs raw crypto.subtle
+ *   4. Home Assistant lookups per distinct token under 1,000 concurrent /session
+ *   5. bundle sizes (frontend, Worker), gzip
+ *   6. Caddy / nginx / HAProxy with authentication vs the same proxy without
+ * Prints a table and writes docs/benchmarks.md. Everything on loopback, every loop bounded
+ * in count and time, and a hard limit ends the run whatever happens. Not a test.
+ */
+import { join } from "node:path";
+import { startHomeAssistantDouble } from "../test/ha-double/index.js";
+import { generateKeyPair } from "../worker/tokens/keys.js";
+import { DEFAULT_PLAN, type Plan } from "./bench/ab.js";
+import { buildBenchWorker, removeTempDirs, ROOT } from "./bench/build.js";
+import { measureBundles, type BundleSize } from "./bench/bundles.js";
+import { measureCrypto, type CryptoResult } from "./bench/crypto.js";
+import { measureDiagnostics, type Diagnostic } from "./bench/diagnostics.js";
+import { LoadGenerator } from "./bench/http-load.js";
+import { measureLookups, type LookupResult } from "./bench/lookups.js";
+import { load, machine } from "./bench/machine.js";
+import { measureProxies, type ProxyFailure, type ProxyResult } from "./bench/proxies.js";
+import { buildRows, COMMAND, renderTable, writeReport, type BenchResults } from "./bench/report.js";
+import { measureSigner, signIn, type SignerLoadResult } from "./bench/signer-load.js";
+import { benchEnv, startNodeBenchServer, startWorkerdBenchServer, type BenchServer } from "./bench/signers.js";
+
+const HARD_LIMIT_MS = 6 * 60_000;
+const hardLimit = setTimeout(() => {
+  console.error(`[bench] still running after ${HARD_LIMIT_MS / 1000} s: giving up.`);
+  process.exit(1);
+}, HARD_LIMIT_MS);
+hardLimit.unref();
+
+const plan: Plan = DEFAULT_PLAN;
+const cryptoPlan = { warmupMs: 300, rounds: 20, roundMs: 120 };
+const started = performance.now();
+const loadStart = load();
+const log = (message: string) => console.log(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${message}`);
+
+const failures: string[] = [];
+async function part<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (error) {
+    const message = `${name}: ${(error as Error).message.split("\n")[0]}`;
+    failures.push(message);
+    console.error(`[bench] ${message}`);
+    return undefined;
+  }
+}
+
+const closers: Array<() => Promise<void>> = [];
+/** A close() that runs once however often it is called. */
+function once(close: () => Promise<void>): () => Promise<void> {
+  let closing: Promise<void> | undefined;
+  return () => (closing ??= close());
+}
+const generator = new LoadGenerator();
+closers.push(() => generator.close());
+
+const signers: SignerLoadResult[] = [];
+const lookups: LookupResult[] = [];
+let bundles: BundleSize[] = [];
+let cryptoResult: CryptoResult | undefined;
+let diagnostics: Diagnostic[] = [];
+let proxies: Array<ProxyResult | ProxyFailure> = [];
+
+try {
+  log(`machine: ${machine().nproc} CPUs, Node ${process.version}, load average ${loadStart}`);
+  const ha = await startHomeAssistantDouble();
+  closers.push(() => ha.close());
+  const haToken = ha.accessToken(ha.addUser({ name: "Bench User", is_admin: true }).id);
+  const signingKey = (await generateKeyPair()).privatePem;
+  const env = benchEnv(ha.url, signingKey);
+
+  // Builds first, so that no bundler runs while anything is measured.
+  log("part 5: bundles (frontend, wrangler deploy --dry-run)");
+  bundles = (await part("bundles", measureBundles)) ?? [];
+  log("building the bench Worker (product Worker + /bare)");
+  const benchScript = await part("bench worker build", buildBenchWorker);
+
+  const servers: BenchServer[] = [];
+  const node = await startNodeBenchServer(env);
+  node.close = once(node.close);
+  closers.push(() => node.close());
+  servers.push(node);
+  if (benchScript) {
+    for (const kv of [true, false]) {
+      const server = await part(`workerd${kv ? "" : " (no KV)"} start`, () => startWorkerdBenchServer(benchScript, env, { kv }));
+      if (server) {
+        server.close = once(server.close);
+        closers.push(() => server.close());
+        servers.push(server);
+      }
+    }
+  }
+
+  for (const server of servers) {
+    log(`parts 1-2: /bare, /verify, /session on ${server.name}`);
+    const result = await part(`/verify and /session on ${server.name}`, () => measureSigner(generator, server, haToken, plan));
+    if (result) signers.push(result);
+  }
+
+  for (const server of servers.filter((s) => s.name !== "workerd (no KV)")) {
+    log(`part 4: 1000 concurrent /session over 50 new tokens on ${server.name}`);
+    const result = await part(`lookups on ${server.name}`, () => measureLookups(generator, server, ha, { requests: 1000, tokens: 50 }));
+    if (result) lookups.push(result);
+  }
+  // Only the Node signer serves the proxies; the others would just sit there.
+  for (const server of servers.slice(1)) await server.close();
+
+  log("part 3: ES256 sign/verify, ours vs crypto.subtle");
+  cryptoResult = await part("crypto", () => measureCrypto(signingKey, cryptoPlan));
+  log("cost diagnostics");
+  diagnostics = (await part("diagnostics", () => measureDiagnostics(signingKey, 2000))) ?? [];
+
+  log("part 6: Caddy, nginx, HAProxy with and without authentication");
+  const proxyResults = await part("proxies", async () => {
+    const { cookie } = await signIn(node, haToken);
+    const pem = await (await fetch(`${node.url}/public-key.pem`, { signal: AbortSignal.timeout(10_000) })).text();
+    return measureProxies(generator, { env, signerUrl: node.url, cookie, publicKeyPem: pem, plan });
+  });
+  proxies = proxyResults ?? [];
+  for (const p of proxies) if ("error" in p) failures.push(`${p.how}: ${p.error}`);
+} finally {
+  for (const close of closers.reverse()) await close().catch(() => undefined);
+  removeTempDirs();
+}
+
+const results: BenchResults = {
+  machine: machine(),
+  loadStart,
+  loadEnd: load(),
+  durationS: (performance.now() - started) / 1000,
+  plan,
+  cryptoPlan,
+  signers,
+  crypto: cryptoResult,
+  lookups,
+  bundles,
+  proxies,
+  diagnostics,
+  failures,
+};
+const rows = buildRows(results);
+console.log(`\n${renderTable(rows)}\n`);
+const docs = join(ROOT, "docs/benchmarks.md");
+writeReport(docs, results, rows);
+log(`wrote ${docs} (${COMMAND}); load average ${results.loadStart} → ${results.loadEnd}`);
+process.exit(0);

@@ -1,0 +1,389 @@
+/**
+ * Turns the measurements into the table printed on the terminal and into
+ * docs/benchmarks.md: results, machine, command, method, and for every missed target by
+ * how much and the likely why (worked out from the figures of this same run).
+ */
+import { writeFileSync } from "node:fs";
+import type { Plan, VariantStats } from "./ab.js";
+import { ratioOfRounds } from "./ab.js";
+import type { BundleSize } from "./bundles.js";
+import type { CryptoResult } from "./crypto.js";
+import { APP_BARE, APP_SESSION, APP_VERIFY, type Diagnostic } from "./diagnostics.js";
+import type { LookupResult } from "./lookups.js";
+import type { Machine } from "./machine.js";
+import type { ProxyFailure, ProxyResult } from "./proxies.js";
+import type { SignerLoadResult } from "./signer-load.js";
+import { atLeast, atMostBytes, exactly, TARGETS, type Judgement } from "./targets.js";
+
+export const COMMAND = "npm run bench";
+export const COMMAND_EXPANDED = "node --experimental-websocket --import tsx scripts/bench.ts";
+
+export interface BenchResults {
+  machine: Machine;
+  loadStart: number;
+  loadEnd: number;
+  durationS: number;
+  plan: Plan;
+  cryptoPlan: { warmupMs: number; rounds: number; roundMs: number };
+  signers: SignerLoadResult[];
+  crypto: CryptoResult | undefined;
+  lookups: LookupResult[];
+  bundles: BundleSize[];
+  proxies: Array<ProxyResult | ProxyFailure>;
+  diagnostics: Diagnostic[];
+  /** Parts that could not run, with the reason. */
+  failures: string[];
+}
+
+export interface Row {
+  part: string;
+  check: string;
+  a: string;
+  b: string;
+  value: string;
+  judgement: Judgement;
+  why?: string;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const us = (n: number) => `${n.toFixed(n < 10 ? 1 : 0)} µs`;
+/** Extra time per request of `slow` over `fast`, from their rates. */
+const extraUs = (slow: number, fast: number) => 1e6 / slow - 1e6 / fast;
+const diag = (results: BenchResults, start: string) => results.diagnostics.find((d) => d.what.startsWith(start))?.microseconds;
+
+function unexpectedNote(stats: VariantStats[]): string {
+  const notes = stats
+    .filter((s) => Object.keys(s.unexpected).length > 0 || s.errors > 0)
+    .map((s) => `${s.key}: ${JSON.stringify(s.unexpected)}${s.errors ? `, ${s.errors} errors (${s.errorMessages.join("; ")})` : ""}`);
+  return notes.length ? ` Unexpected answers (not counted): ${notes.join("; ")}.` : "";
+}
+
+function verifyWhy(r: SignerLoadResult, results: BenchResults, ratio: number): string {
+  const extra = extraUs(r.verify.median, r.bare.median);
+  const noKv = results.signers.find((s) => s.server === "workerd (no KV)");
+  if (r.server === "workerd" && noKv) {
+    const noKvRatio = ratioOfRounds(noKv.verify.rates, noKv.bare.rates);
+    return (
+      `Every /verify reads the REVOKED_SESSIONS deny-list from KV (presented-session.ts → revocations.isRevoked → kv.get), ` +
+      `one KV read per request even for a cached token. In Miniflare that read is a call to its local KV service (another ` +
+      `worker in workerd, backed by SQLite), about ${us(extra)} more per request than /bare. The same server without the KV ` +
+      `binding (memory deny-list) gives ${noKvRatio.toFixed(2)}: the KV read is ${noKvRatio >= TARGETS.verifyVsBare ? "the whole" : "most of the"} ` +
+      `difference. Cloudflare's KV is not Miniflare's, but a read per request stays the most expensive step there too.`
+    );
+  }
+  const base =
+    `No cryptography here: the cookie is a verifier-cache hit. The ${us(extra)} per request that /verify costs more than /bare ` +
+    `is the product's per-request work: the runtime middleware (an awaited promise), Cookie parsing, the cache ` +
+    `lookup, the deny-list check (an async call), ACCESS_RULES, and four response headers set with c.header() (a Headers ` +
+    `object that @hono/node-server converts back to a plain object), while /bare runs none of it.`;
+  if (r.server === "node") {
+    const appBare = diag(results, APP_BARE);
+    const appVerify = diag(results, APP_VERIFY);
+    const inProcess =
+      appBare && appVerify
+        ? ` Without any network (app.fetch in process), /verify costs ${us(appVerify)} of CPU and /bare ${us(appBare)}: ${us(appVerify - appBare)} of JavaScript per request is the product's.`
+        : "";
+    return `${base}${inProcess} At ${fmt(r.bare.median)} req/s a bare request costs only ${us(1e6 / r.bare.median)} of wall time here (load generator, server and the kernel's loopback TCP sharing ${results.machine.nproc} cores), so that much JavaScript on the server's single thread shows directly in req/s. Reaching ${TARGETS.verifyVsBare} needs /verify within ${us((1 / TARGETS.verifyVsBare - 1) * (1e6 / r.bare.median))} of /bare.`;
+  }
+  return `${base} Under Miniflare a bare request already costs ${us(1e6 / r.bare.median)} (its entry worker and loopback hop), and the isolate runs on one thread; ratio ${ratio.toFixed(2)}, against ${TARGETS.verifyVsBare}.`;
+}
+
+function sessionWhy(r: SignerLoadResult, results: BenchResults): string {
+  const extra = extraUs(r.session.median, r.bare.median);
+  const subtleDigest = diag(results, "crypto.subtle.digest");
+  const syncDigest = diag(results, "node:crypto createHash");
+  const subtleSign = diag(results, "crypto.subtle.sign");
+  const syncSign = diag(results, "node:crypto sign");
+  const appBare = diag(results, APP_BARE);
+  const appSession = diag(results, APP_SESSION);
+  const parts = [
+    `A warm /session still does per request: the rate limiter, the HA token pre-check (base64url + JSON), a SHA-256 of the ` +
+      `token for the lookup cache key (crypto.subtle.digest), a fresh jti (getRandomValues), an ES256 signature ` +
+      `(crypto.subtle.sign), the Set-Cookie and a JSON body: ${us(extra)} more per request than /bare here.`,
+  ];
+  if (appBare && appSession) parts.push(`In process, without any network, it costs ${us(appSession)} of CPU against ${us(appBare)} for /bare.`);
+  if (r.server === "node" && subtleDigest && syncDigest && subtleSign && syncSign) {
+    parts.push(
+      `On Node each WebCrypto call is a job on libuv's thread pool with a promise round trip: measured in this run, ` +
+        `crypto.subtle.digest costs ${us(subtleDigest)} of CPU against ${us(syncDigest)} for node:crypto's synchronous hash, ` +
+        `and crypto.subtle.sign ${us(subtleSign)} against ${us(syncSign)}; the two calls alone are about ` +
+        `${us(subtleDigest + subtleSign)} of CPU per request, on 2 cores shared with the load generator.`,
+    );
+  } else if (subtleSign) {
+    parts.push(`The ES256 signature is the bulk of it (on Node it costs ${us(subtleSign)} of CPU per call through WebCrypto); workerd calls BoringSSL inline.`);
+  }
+  return parts.join(" ");
+}
+
+function cryptoWhy(kind: "sign" | "verify", results: BenchResults): string {
+  const c = results.crypto!;
+  const pair = c[kind];
+  const extra = extraUs(pair.oursMedian, pair.rawMedian);
+  if (kind === "verify") {
+    const ours = diag(results, "our decode");
+    const buffer = diag(results, "the same with Buffer base64url + JSON");
+    return (
+      `Our verify does ${us(extra)} more per token than the bare crypto.subtle.verify: split, decode and JSON-parse the ` +
+      `header, check its members, decode the signature, TextEncode the signing input, JSON-parse and check the claims, ` +
+      `then fill the cache. The base64url decoding alone costs ${ours ? us(ours) : "?"} (atob on a regex-rewritten string, a ` +
+      `char-by-char copy, then a full re-encode to reject non-canonical input) where Buffer's codec + JSON.parse needs ` +
+      `${buffer ? us(buffer) : "?"}. The header is the same for every token of a key, yet it is decoded and parsed each time.`
+    );
+  }
+  const ours = diag(results, "our encode");
+  const buffer = diag(results, "the same with Buffer base64url");
+  return (
+    `signJwt does ${us(extra)} more per token than the bare crypto.subtle.sign: it JSON-stringifies and base64url-encodes ` +
+    `the header (the same for every token of a key) and the claims, builds the input with a new TextEncoder, and ` +
+    `encodes the signature. encodeBytes builds a string char by char, then btoa and three regex replaces: ` +
+    `${ours ? us(ours) : "?"} for the three parts against ${buffer ? us(buffer) : "?"} with Buffer's base64url.`
+  );
+}
+
+export function buildRows(results: BenchResults): Row[] {
+  const rows: Row[] = [];
+  for (const r of results.signers) {
+    const ratio = ratioOfRounds(r.verify.rates, r.bare.rates);
+    const judgement = atLeast(ratio, TARGETS.verifyVsBare);
+    rows.push({
+      part: "1",
+      check: `/verify vs /bare, ${r.server}`,
+      a: `${fmt(r.verify.median)} req/s`,
+      b: `${fmt(r.bare.median)} req/s`,
+      value: ratio.toFixed(2),
+      judgement,
+      ...(judgement.verdict === "missed" ? { why: verifyWhy(r, results, ratio) + unexpectedNote([r.verify, r.bare]) } : {}),
+    });
+  }
+  for (const r of results.signers) {
+    const ratio = ratioOfRounds(r.session.rates, r.bare.rates);
+    const judgement = atLeast(ratio, TARGETS.sessionVsBare);
+    rows.push({
+      part: "2",
+      check: `/session (warm) vs /bare, ${r.server}`,
+      a: `${fmt(r.session.median)} req/s`,
+      b: `${fmt(r.bare.median)} req/s`,
+      value: ratio.toFixed(2),
+      judgement,
+      ...(judgement.verdict === "missed" ? { why: sessionWhy(r, results) + unexpectedNote([r.session, r.bare]) } : {}),
+    });
+  }
+  if (results.crypto) {
+    for (const kind of ["sign", "verify"] as const) {
+      const pair = results.crypto[kind];
+      const judgement = atLeast(pair.ratio, TARGETS.cryptoVsRaw);
+      rows.push({
+        part: "3",
+        check: `ES256 ${kind}: ours vs crypto.subtle`,
+        a: `${fmt(pair.oursMedian)} /s`,
+        b: `${fmt(pair.rawMedian)} /s`,
+        value: pair.ratio.toFixed(2),
+        judgement,
+        ...(judgement.verdict === "missed" ? { why: cryptoWhy(kind, results) } : {}),
+      });
+    }
+  } else {
+    rows.push({ part: "3", check: "ES256 sign/verify: ours vs crypto.subtle", a: "—", b: "—", value: "—", judgement: atLeast(undefined, TARGETS.cryptoVsRaw) });
+  }
+  for (const l of results.lookups) {
+    const judgement = exactly(l.perToken, TARGETS.lookupsPerToken);
+    const allOk = l.ok === l.requests;
+    rows.push({
+      part: "4",
+      check: `HA lookups per token, ${l.requests} concurrent /session over ${l.tokens} tokens, ${l.server}`,
+      a: `${l.authMessages} lookups`,
+      b: `${l.ok}/${l.requests} answered 200`,
+      value: l.perToken.toFixed(2),
+      judgement: allOk ? judgement : { ...judgement, verdict: "missed", miss: `${l.requests - l.ok} requests not answered 200: ${JSON.stringify(l.statuses)}, ${l.errors} errors` },
+      ...(judgement.verdict === "missed" || !allOk
+        ? { why: "The lookup is single-flight per token digest and cached; a count other than 1 or failed requests mean that guarantee broke under load." }
+        : {}),
+    });
+  }
+  for (const b of results.bundles) {
+    const isFrontend = b.name === "frontend";
+    const judgement = atMostBytes(b.gzipBytes, isFrontend ? TARGETS.frontendGzipBytes : TARGETS.workerGzipBytes);
+    rows.push({
+      part: "5",
+      check: isFrontend ? "dist/jwt-cookie.js, gzip -9" : "Worker bundle (wrangler deploy --dry-run), gzip -9",
+      a: b.bytes === undefined ? b.note : `${fmt(b.bytes)} B raw`,
+      b: "",
+      value: b.gzipBytes === undefined ? "—" : `${fmt(b.gzipBytes)} B`,
+      judgement,
+      ...(judgement.verdict === "missed"
+        ? {
+            why: isFrontend
+              ? `The frontend bundle (panel, token refresher, signer client, sign-in helpers, with Lit inside) is ${fmt(b.gzipBytes!)} B gzipped.` +
+                (b.litCoreGzipBytes
+                  ? ` Lit's core alone (LitElement, html, css; rollup + terser like the real build, gzip -9) is ${fmt(b.litCoreGzipBytes)} B, so the project's own code has about ${fmt(TARGETS.frontendGzipBytes - b.litCoreGzipBytes)} B of the budget.`
+                  : "") +
+                " The frontend was being written while this ran; rerun when it is done."
+              : "The Worker bundle is built unminified (wrangler.toml sets no minify).",
+          }
+        : {}),
+    });
+  }
+  for (const p of results.proxies) {
+    if ("error" in p) {
+      rows.push({ part: "6", check: p.how, a: "—", b: "—", value: "—", judgement: { verdict: "not measured", target: "no target" }, why: p.error });
+      continue;
+    }
+    rows.push({
+      part: "6",
+      check: `${p.how} vs the same ${p.proxy} without auth`,
+      a: `${fmt(p.auth.median)} req/s`,
+      b: `${fmt(p.plain.median)} req/s`,
+      value: p.ratio.toFixed(2),
+      judgement: { verdict: "info", target: "no target" },
+      why: proxyWhy(p) + unexpectedNote([p.auth, p.plain]),
+    });
+  }
+  return rows;
+}
+
+function proxyWhy(p: ProxyResult): string {
+  const extra = us(extraUs(p.auth.median, p.plain.median));
+  if (p.proxy === "caddy") {
+    return `Authentication costs ${extra} per request: a full HTTP sub-request from Caddy to the signer's /verify (kept alive) for every request, and the signer's /verify work, on the same 2 cores.`;
+  }
+  if (p.proxy === "nginx") {
+    return `Authentication costs ${extra} per request: an auth_request sub-request to the signer's /verify for every request; the generated config proxies it with HTTP/1.0 and no upstream keepalive, so each one also opens a new TCP connection to the signer.`;
+  }
+  return `Authentication costs ${extra} per request, all inside HAProxy: one ES256 signature verification per request (jwt_verify) plus ${p.jwtQueries ?? "many"} jwt_payload_query/jwt_header_query calls in the generated config, each of which decodes and searches the token again. The signer is not involved.`;
+}
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? text : text + " ".repeat(width - text.length);
+}
+
+export function renderTable(rows: Row[]): string {
+  const header = ["#", "check", "measured", "against", "ratio/value", "target", "verdict"];
+  const cells = rows.map((r) => [r.part, r.check, r.a, r.b, r.value, r.judgement.target, r.judgement.verdict + (r.judgement.miss ? ` (${r.judgement.miss})` : "")]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((x, i) => pad(x, widths[i]!)).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n");
+}
+
+function mdEscape(text: string): string {
+  return text.replace(/\|/g, "\\|");
+}
+
+function rates(stats: VariantStats): string {
+  return stats.rates.map((r) => fmt(r)).join(", ");
+}
+
+export function renderMarkdown(results: BenchResults, rows: Row[]): string {
+  const m = results.machine;
+  const p = results.plan;
+  const lines: string[] = [];
+  lines.push(
+    "# Benchmarks",
+    "",
+    `Written by \`${COMMAND}\` (\`${COMMAND_EXPANDED}\`, see \`scripts/bench.ts\` and \`scripts/bench/\`); rerun it rather than editing this file. It is not a test and never part of \`npm test\`.`,
+    "",
+    "## Run",
+    "",
+    `- Command: \`${COMMAND}\``,
+    `- Date: ${m.date}; run time ${results.durationS.toFixed(0)} s`,
+    `- Machine: ${m.nproc} CPUs (nproc), ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.kernel}`,
+    `- Node ${m.node}; workerd from miniflare (wrangler 4.86); Caddy, nginx and HAProxy from Debian`,
+    `- Load average (1 min): ${results.loadStart} at the start, ${results.loadEnd} at the end. Everything of this run shares the ${m.nproc} cores: the load generator (a worker thread of this process), the Node signer and the upstream (this process's main thread), workerd, the proxies, and anything else running on the machine at the time.`,
+    ...(Math.max(results.loadStart, results.loadEnd) > m.nproc
+      ? [
+          `- **The machine was busy** (load average above ${m.nproc}, i.e. other work queued for the CPUs during this run): absolute figures are depressed and the ratios noisier than usual; look at the per-round figures under Details before drawing conclusions, and rerun on a quiet machine.`,
+        ]
+      : []),
+    "",
+    "## Method",
+    "",
+    `Everything on loopback. HTTP load comes from \`scripts/bench/http-load.ts\`: ${p.concurrency} keep-alive connections, one request in flight on each, raw sockets and a minimal response parser in a worker thread (much cheaper per request than node:http or fetch, so the client takes less of the shared CPU). ` +
+      `Each comparison warms every variant up for ${p.warmupMs} ms, then runs ${p.rounds} rounds of ${p.roundMs} ms per variant in alternating order (A B C, C B A, …). ` +
+      `A rate is the median over rounds of responses with the expected status per second; a ratio is the median of the per-round ratios, each from measurements taken back to back, so that drift on a busy machine hits both sides alike. ` +
+      `The bare route is \`GET /bare\`, added beside the product's routes on the same server (\`scripts/bench/bare-app.ts\`; on workerd through \`scripts/bench/bench-worker.ts\`, bundled with \`wrangler deploy --dry-run\` and a temporary wrangler.toml): it answers 200 without touching the runtime. ` +
+      `The signer runs with \`RATE_LIMIT=1000000\` against the Home Assistant test double; /verify sends the cookie from a real POST /session, and /session sends the same Home Assistant access token again and again (warm lookup cache). ` +
+      `Crypto: in-process, one operation in flight, ${results.cryptoPlan.rounds} alternating rounds of ${results.cryptoPlan.roundMs} ms; verify uses ${results.crypto?.poolSize ?? "?"} distinct tokens and a fresh verifier for every pass over them (no cache hits), and the raw side gets the same keys and pre-decoded bytes.`,
+    "",
+    "## Results",
+    "",
+    "| # | check | measured | against | ratio / value | target | verdict |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows.map(
+      (r) =>
+        `| ${r.part} | ${mdEscape(r.check)} | ${mdEscape(r.a)} | ${mdEscape(r.b)} | ${r.value} | ${r.judgement.target} | ${r.judgement.verdict}${r.judgement.miss ? `: ${r.judgement.miss}` : ""} |`,
+    ),
+    "",
+  );
+
+  const missed = rows.filter((r) => r.judgement.verdict === "missed" || r.judgement.verdict === "not measured");
+  lines.push("## Missed targets", "");
+  if (missed.length === 0) lines.push("None.", "");
+  for (const r of missed) {
+    lines.push(`- **${r.check}**: ${r.value} against ${r.judgement.target}${r.judgement.miss ? `, ${r.judgement.miss}` : ""}. ${r.why ?? ""}`);
+  }
+  if (missed.length) lines.push("");
+
+  const info = rows.filter((r) => r.judgement.verdict === "info");
+  if (info.length) {
+    lines.push(
+      "## Proxies: the cost of authentication",
+      "",
+      "Issue 5 sets no number for these; the ratio is authenticated req/s over the same proxy's req/s without any auth, same upstream, same requests. " +
+        "The authenticated configs come from the generator (`scripts/proxy-config/generate.ts`, as `npm run proxy-config` prints them); the pass-through ones are minimal configs of the benchmark's own (`scripts/bench/proxies.ts`). " +
+        "Caddy and nginx ask the Node signer (in this process) on every request; HAProxy checks the JWT itself.",
+      "",
+      ...info.map((r) => `- **${r.check}**: ${r.value}. ${r.why ?? ""}`),
+      "",
+    );
+  }
+
+  lines.push("## Details", "", "Per-round rates (req/s), median latency p50 / p99 at the concurrency above:", "");
+  for (const r of results.signers) {
+    for (const [name, s] of [["bare", r.bare], ["verify", r.verify], ["session", r.session]] as const) {
+      lines.push(`- ${r.server} ${name}: ${rates(s)}; p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms; ${fmt(s.requests)} requests${unexpectedNote([s])}`);
+    }
+  }
+  for (const px of results.proxies) {
+    if ("error" in px) continue;
+    for (const [name, s] of [["plain", px.plain], ["auth", px.auth]] as const) {
+      lines.push(`- ${px.proxy} ${name}: ${rates(s)}; p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms; ${fmt(s.requests)} requests${unexpectedNote([s])}`);
+    }
+  }
+  if (results.crypto) {
+    for (const kind of ["sign", "verify"] as const) {
+      const c = results.crypto[kind];
+      lines.push(
+        `- ES256 ${kind} per second, ours: ${c.ours.map(fmt).join(", ")}; raw: ${c.raw.map(fmt).join(", ")}. Per CPU-second of this process (cross-check, less sensitive to other processes): ours ${fmt(c.oursPerCpuSecond)}, raw ${fmt(c.rawPerCpuSecond)}, ratio ${(c.oursPerCpuSecond / c.rawPerCpuSecond).toFixed(2)}.`,
+      );
+    }
+  }
+  for (const l of results.lookups) {
+    lines.push(`- ${l.server}: ${l.requests} POST /session over ${l.tokens} fresh tokens in ${(l.elapsedMs / 1000).toFixed(2)} s: ${l.authMessages} WebSocket auth messages at the Home Assistant double; statuses ${JSON.stringify(l.statuses)}${l.errors ? `, ${l.errors} errors` : ""}.`);
+  }
+  for (const b of results.bundles) {
+    const lit = b.litCoreGzipBytes ? `; Lit's core alone (LitElement, html, css) bundled the same way: ${fmt(b.litCoreGzipBytes)} B gzip` : "";
+    lines.push(`- ${b.name}: ${b.note}${b.file ? ` (${b.file})` : ""}${lit}.`);
+  }
+  lines.push("");
+
+  if (results.diagnostics.length) {
+    lines.push("## Cost diagnostics", "", "CPU time of this process per operation (all threads), measured in this run:", "", "| operation | µs / op |", "| --- | --- |");
+    for (const d of results.diagnostics) lines.push(`| ${mdEscape(d.what)} | ${d.microseconds.toFixed(1)} |`);
+    lines.push("");
+  }
+  if (results.failures.length) {
+    lines.push("## Parts that did not run", "", ...results.failures.map((f) => `- ${f}`), "");
+  }
+  lines.push(
+    "## Caveats",
+    "",
+    `- ${m.nproc} cores for everything: absolute req/s are low and move with whatever else runs; compare ratios, which come from back-to-back rounds.`,
+    "- Miniflare's KV is a local SQLite-backed service, not Cloudflare's edge KV: the workerd /verify figure with KV shows the cost of one KV read per request, not Cloudflare's latency.",
+    "- The Node signer and the upstream run on the main thread of the benchmark process; the load generator is a separate thread with its own event loop.",
+    "",
+  );
+  return lines.join("\n");
+}
+
+export function writeReport(path: string, results: BenchResults, rows: Row[]): void {
+  writeFileSync(path, renderMarkdown(results, rows));
+}

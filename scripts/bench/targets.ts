@@ -1,0 +1,43 @@
+/** The targets of issue 5's Benchmark section, and how a measurement is judged against them. */
+
+export type Verdict = "met" | "missed" | "not measured" | "info";
+
+export const TARGETS = {
+  verifyVsBare: 0.8,
+  sessionVsBare: 0.6,
+  cryptoVsRaw: 0.9,
+  lookupsPerToken: 1,
+  /** Bytes (1 kB = 1,000 bytes), gzip -9. */
+  frontendGzipBytes: 15_000,
+  workerGzipBytes: 60_000,
+} as const;
+
+export interface Judgement {
+  verdict: Verdict;
+  target: string;
+  /** For a miss: by how much, e.g. "0.12 short (15 %)". */
+  miss?: string;
+}
+
+export function atLeast(value: number | undefined, min: number): Judgement {
+  const target = `≥ ${min}`;
+  if (value === undefined || !Number.isFinite(value)) return { verdict: "not measured", target };
+  if (value >= min) return { verdict: "met", target };
+  return { verdict: "missed", target, miss: `${(min - value).toFixed(2)} short (${Math.round(((min - value) / min) * 100)} % below)` };
+}
+
+export function exactly(value: number | undefined, expected: number): Judgement {
+  const target = `= ${expected}`;
+  if (value === undefined || !Number.isFinite(value)) return { verdict: "not measured", target };
+  if (value === expected) return { verdict: "met", target };
+  return { verdict: "missed", target, miss: `${value.toFixed(2)} instead of ${expected}` };
+}
+
+export function atMostBytes(bytes: number | undefined, max: number): Judgement {
+  const target = `≤ ${max / 1000} kB`;
+  if (bytes === undefined) return { verdict: "not measured", target };
+  if (bytes <= max) return { verdict: "met", target };
+  const over = bytes - max;
+  const amount = over < 1000 ? `${over} B` : `${(over / 1000).toFixed(1)} kB`;
+  return { verdict: "missed", target, miss: `${amount} over (${((over / max) * 100).toFixed(over < 1000 ? 2 : 0)} %)` };
+}
