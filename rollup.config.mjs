@@ -29,7 +29,7 @@ function minifyTemplates() {
     }
   };
   const minify = {
-    css: (text) => text.replace(/\s+/g, " ").replace(/\s*([{};,>])\s*/g, "$1").replace(/:\s+/g, ":").replace(/;}/g, "}"),
+    css: (text) => text.replace(/\s+/g, " ").replace(/\s*([{};,>])\s*/g, "$1").replace(/:\s+/g, ":").replace(/;}/g, "}").replace(/([: (])0\./g, "$1."),
     html: (text) => text.replace(/>\s*\n\s*</g, "><").replace(/\s*\n\s*/g, " "),
   };
   minify.svg = minify.html;

@@ -113,9 +113,8 @@ function advice(error: RefresherError, signer: string): string | undefined {
     origin_not_allowed: `add ${location.origin} to its ALLOWED_ORIGINS`,
     token_rejected: "Home Assistant rejected a fresh token: make sure its HA_URL is this Home Assistant",
     misconfigured: error.message,
-    missing_token: "the Authorization header does not arrive: a proxy in front of the signer strips it",
+    missing_token: "a proxy in front of it strips the Authorization header",
   };
-  fix.bad_authorization = fix.missing_token!;
   const text = fix[error.code];
   return text && `The signer at ${signer}: ${text}.`;
 }
@@ -202,7 +201,12 @@ export function createRefresher(): Refresher {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     if (at === undefined) return;
-    timer = setTimeout(() => void refresh("timer"), Math.min(Math.max(at - Date.now(), 0), 2_000_000_000));
+    timer = setTimeout(() => void after("timer"), Math.min(Math.max(at - Date.now(), 0), 2_000_000_000));
+  }
+
+  /** Refresh once any renewal under way has finished, so that it cannot swallow this one. */
+  function after(reason: string): Promise<void> {
+    return (inFlight ?? Promise.resolve()).then(() => refresh(reason));
   }
 
   async function exclusive(task: () => Promise<void>): Promise<void> {
@@ -250,7 +254,7 @@ export function createRefresher(): Refresher {
     const line = state.signer ? advice(record, state.signer) : undefined;
     if (line) warnOnce(record.code, line);
     else if (signerError.code === "unreachable" && failures >= 3) {
-      warnOnce("unreachable", `No answer from the signer at ${state.signer} after ${failures} tries: is it running, is the URL right, does ALLOWED_ORIGINS include ${location.origin}?`);
+      warnOnce("unreachable", `No answer from the signer at ${state.signer} after ${failures} tries: is it running, and does ALLOWED_ORIGINS include ${location.origin}?`);
     }
   }
 
@@ -268,23 +272,24 @@ export function createRefresher(): Refresher {
       return;
     }
     set({ phase: "renewing" });
-    try {
-      let token: string;
+    /** Never an expired token: Home Assistant (or the app) renews it first. */
+    const token = async (force: boolean) => {
       try {
         const expires = auth.data?.expires;
-        if (auth.expired || (typeof expires === "number" && expires - Date.now() < TOKEN_MARGIN_MS)) await auth.refreshAccessToken();
-        token = auth.accessToken;
+        if (force || auth.expired || (typeof expires === "number" && expires - Date.now() < TOKEN_MARGIN_MS)) await auth.refreshAccessToken(force);
+        return auth.accessToken;
       } catch (error) {
         throw new SignerError("ha_auth", `Home Assistant did not renew the access token (${String(error)}).`);
       }
+    };
+    try {
       let body: SessionResponse;
       try {
-        body = await createSession(signer, token);
+        body = await createSession(signer, await token(false));
       } catch (error) {
-        // Clocks apart by more than the margin: ask Home Assistant (or the app) for a brand-new token, once.
+        // The signer's clock says our fresh token expired: ask for a brand-new one, once.
         if (!(error instanceof SignerError) || error.code !== "token_expired") throw error;
-        await auth.refreshAccessToken(true);
-        body = await createSession(signer, auth.accessToken);
+        body = await createSession(signer, await token(true));
       }
       succeed(body, gen);
       // Hold the lock a moment, so a tab waiting for it has our broadcast before it decides.
@@ -401,7 +406,7 @@ export function createRefresher(): Refresher {
       const { url: signer, source: signerSource } = effectiveSigner();
       if (signer === state.signer) return;
       set({ signer, signerSource, session: undefined, error: undefined, failures: 0 });
-      if (booted && state.phase !== "signed_out") void refresh("signer");
+      if (booted && state.phase !== "signed_out") void after("signer");
     },
     useHass(next) {
       if (!next?.auth) return;
@@ -421,8 +426,7 @@ export function createRefresher(): Refresher {
     async renew() {
       if (!booted) return;
       if (state.phase === "signed_out") set({ signedOut: undefined });
-      await inFlight;
-      await refresh("manual");
+      await after("manual");
     },
     async signOut(reason, message) {
       applySignOut(reason, message);

@@ -75,7 +75,7 @@ async function request(url: string, init: RequestInit): Promise<Response> {
     return await fetch(url, { cache: "no-store", ...init, signal: controller.signal });
   } catch {
     if (controller.signal.aborted) {
-      throw new SignerError("timeout", `The signer at ${new URL(url).origin} did not answer within ${TIMEOUT_MS / 1000} s.`);
+      throw new SignerError("timeout", `The signer at ${new URL(url).origin} did not answer in time.`);
     }
     throw new SignerError(
       "unreachable",

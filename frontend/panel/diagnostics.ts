@@ -100,9 +100,7 @@ export async function runDiagnostics({ signer, page, session, services }: Diagno
       s.valid ? "ok" : "warn",
       s.valid
         ? `${s.cookie_name} arrives at the signer and is valid.`
-        : s.reason === "ambiguous_cookie"
-          ? `Two ${s.cookie_name} cookies arrive (one from another domain or path): clear this site's cookies.`
-          : `The signer rejects the cookie (${s.reason}): press Renew now.`,
+        : `The signer rejects the cookie (${s.reason}): press Renew now, or clear this site's cookies.`,
     );
   } else if (!session) add("cookie", kept, "warn", "No cookie yet: press Renew now.");
   else {

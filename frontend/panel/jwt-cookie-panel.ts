@@ -10,7 +10,7 @@ import { normalizeSignerUrl } from "../signer-client.js";
 import { shared } from "../singleton.js";
 import { NO_SIGNER } from "../signer-url.js";
 import { runDiagnostics, type Check, type DiagnosticsResult, type Level, type Service } from "./diagnostics.js";
-import { clockTime, duration, relative } from "./format.js";
+import { clockTime, duration, locale, relative } from "./format.js";
 import { icon, mdi } from "./icons.js";
 import { styles } from "./styles.js";
 
@@ -31,14 +31,10 @@ const SIGNED_OUT: Record<string, string> = {
   revoked: "Your Home Assistant session was revoked.",
 };
 
+/** config.services, keeping the entries that have a URL (named after it when unnamed). */
 function services(config: PanelInfo["config"]): Service[] {
-  const list = Array.isArray(config?.services) ? (config.services as unknown[]) : [];
-  return list.flatMap((item) => {
-    const s = item as Partial<Service> | null;
-    if (!s || typeof s.url !== "string") return [];
-    const name = typeof s.name === "string" && s.name ? s.name : s.url;
-    return [{ name, url: s.url, icon: typeof s.icon === "string" ? s.icon : undefined, open: s.open === "panel" ? "panel" : "tab" } as Service];
-  });
+  const list = Array.isArray(config?.services) ? (config.services as Array<Partial<Service> | null>) : [];
+  return list.flatMap((s) => (typeof s?.url === "string" ? [{ ...s, name: String(s.name || s.url) } as Service] : []));
 }
 
 function initials(name: string): string {
@@ -126,13 +122,13 @@ export class JwtCookiePanel extends LitElement {
       // Home Assistant sets hass on every state change; only a few parts matter here.
       const old = changed.get("hass") as PanelHass | undefined;
       const now = this.hass;
-      return !old || old.user !== now?.user || old.language !== now?.language || old.locale !== now?.locale || old.themes !== now?.themes;
+      return !old || old.user !== now?.user || old.locale !== now?.locale || old.themes !== now?.themes;
     }
     return true;
   }
 
   private get _language(): string | undefined {
-    return this.hass?.locale?.language ?? this.hass?.language;
+    return locale(this.hass?.locale?.language ?? this.hass?.language);
   }
 
   private async _runChecks(): Promise<void> {
@@ -257,7 +253,7 @@ export class JwtCookiePanel extends LitElement {
     const disabled = !!this._busy || !s?.signer;
     return html`<section class="session">
       <div class="row who">
-        <div class="av big">${initials(name)}</div>
+        <div class="av">${initials(name)}</div>
         <div><b>${name || "Not signed in"}</b><span class="muted">${session ? session.roles.join(", ") : "Single sign-on for your services"}</span></div>
         ${this._pill()}
       </div>

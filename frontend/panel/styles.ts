@@ -69,7 +69,7 @@ export const styles = css`
   h2 {
     flex: 1;
     margin: 0;
-    padding: 16px 16px 8px;
+    padding: 12px 16px 8px;
     font-size: 20px;
     font-weight: 400;
     line-height: 28px;
@@ -99,7 +99,7 @@ export const styles = css`
     color: var(--text-primary-color, #fff);
     font-weight: 500;
   }
-  .big {
+  .who .av {
     width: 48px;
     height: 48px;
     font-size: 20px;
@@ -158,6 +158,9 @@ export const styles = css`
     margin: 0;
     padding: 8px 16px 16px;
   }
+  dl div:last-child {
+    grid-column: 1 / -1;
+  }
   dt {
     font-size: 12px;
     text-transform: uppercase;
@@ -211,9 +214,6 @@ export const styles = css`
   }
   .danger {
     color: var(--error-color, #db4437);
-  }
-  .row > .btn {
-    margin: 8px 8px 0 0;
   }
   .btn:disabled {
     opacity: 0.5;

@@ -72,7 +72,9 @@ describe.each(RUNTIMES)("signer on %s", (runtime) => {
         user: { id: admin.id, name: "Admin", is_admin: true, is_owner: true },
         roles: ["user", "admin", "owner"],
         expires_at: expect.any(Number),
-        cookie: { name: "jwt_access_token", domain: ".example.com" },
+        issued_at: expect.any(Number),
+        server_time: expect.any(Number),
+        cookie: { name: "jwt_access_token", domain: ".example.com", secure: true },
       });
       expect(Math.abs((body.expires_at as number) - (now + 1800))).toBeLessThanOrEqual(2);
       const setCookie = response.headers.get("set-cookie")!;
@@ -121,6 +123,13 @@ describe.each(RUNTIMES)("signer on %s", (runtime) => {
       await expectError(await post("/session", headers as Record<string, string>), status, code);
       expect(ha.stats.wsConnections).toBe(0);
       expect(ha.stats.failedLogins()).toBe(0);
+    });
+
+    test("errors to an allowed origin carry CORS headers, so the frontend can read why", async () => {
+      const response = await post("/session", { Authorization: "Bearer nope", Origin: ha.url });
+      expect(response.headers.get("access-control-allow-origin")).toBe(ha.url);
+      expect(response.headers.get("access-control-allow-credentials")).toBe("true");
+      await expectError(response, 400, "malformed_token");
     });
 
     test("a token Home Assistant rejects → 401 token_rejected, and it is never sent twice", async () => {

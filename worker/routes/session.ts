@@ -83,7 +83,9 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
       user: { id: user.id, name: user.name, is_admin: user.is_admin, is_owner: user.is_owner },
       roles: claims.roles,
       expires_at: claims.exp,
-      cookie: { name: settings.cookie.name, domain: settings.cookie.domain ?? null },
+      issued_at: claims.iat,
+      server_time: Math.floor(now / 1000),
+      cookie: { name: settings.cookie.name, domain: settings.cookie.domain ?? null, secure: settings.cookie.secure },
     });
   });
 

@@ -10,15 +10,6 @@ import { Auth, createConnection, getUser } from "/haws/index.js";
 
 const cfg = window.__host ?? {};
 
-// DOUBLE: home-assistant-js-websocket posts FormData (multipart) to /auth/token and
-// /auth/revoke, which aiohttp reads like a urlencoded form, but the Home Assistant double
-// reads only urlencoded bodies. Until it parses multipart, send the same fields urlencoded.
-const realFetch = window.fetch.bind(window);
-window.fetch = (input, init) =>
-  init?.body instanceof FormData && /\/auth\/(token|revoke)$/.test(String(input))
-    ? realFetch(input, { ...init, body: new URLSearchParams([...init.body]) })
-    : realFetch(input, init);
-
 const THEMES = {
   light: {
     "primary-color": "#03a9f4",
