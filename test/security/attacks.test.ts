@@ -139,8 +139,48 @@ export const OPEN_REDIRECTS = [
   "\thttps://evil.example",
 ];
 
+/** The page config /login embeds for its script (worker/routes/login.ts, LoginPageConfig). */
+function loginPageConfig(html: string): { rd: unknown; rdRejected: unknown } | undefined {
+  const match = /<script type="application\/json" id="jwt-cookie-login-config">([^<]*)<\/script>/.exec(html);
+  return match ? (JSON.parse(match[1]!) as { rd: unknown; rdRejected: unknown }) : undefined;
+}
+
+/** Spellings of a hostile rd that must not appear anywhere in the sign-in page. */
+function foreignSpellings(rd: string): string[] {
+  const spellings = [rd, "evil", "xn--"];
+  try {
+    spellings.push(decodeURIComponent(rd));
+  } catch {
+    // not percent-decodable: the raw form is enough
+  }
+  if (/[^\x00-\x7f]/.test(rd)) spellings.push(...rd.split(/[/:.]/).filter((part) => /[^\x00-\x7f]/.test(part))); // the look-alike labels
+  return spellings.filter((s) => s.length > 2);
+}
+
 test("open-redirect tries on every rd", async () => {
   for (const rd of OPEN_REDIRECTS) {
+    // /login validates rd and embeds only the validated target in the page config that its
+    // script follows after sign-in (or sign-out): a hostile rd must leave nothing to follow,
+    // as query-encoded and as typed into the address bar.
+    for (const [form, query] of [
+      ["encoded", encodeURIComponent(rd)],
+      ["as typed", rd.replace(/[#&+]/g, encodeURIComponent)],
+    ] as const) {
+      for (const action of ["", "action=logout&"]) {
+        const page = await fetch(`${signer.url}/login?${action}rd=${query}`, { redirect: "manual" });
+        const html = await page.text();
+        const config = loginPageConfig(html);
+        const leaked = foreignSpellings(rd).filter((s) => html.toLowerCase().includes(s.toLowerCase()));
+        record(
+          `rd ${JSON.stringify(rd)} (${form})`,
+          `GET /login${action ? "?action=logout" : ""}`,
+          "200, page rd null, rdRejected, no foreign target in page",
+          `${page.status} rd=${JSON.stringify(config?.rd)} rdRejected=${String(config?.rdRejected)}${leaked.length ? ` leaked ${JSON.stringify(leaked)}` : ""}`,
+          page.status === 200 && config?.rd === null && config.rdRejected === true && leaked.length === 0,
+        );
+      }
+    }
+
     const logout = await fetch(`${signer.url}/logout?rd=${encodeURIComponent(rd)}`, { redirect: "manual" });
     record(`rd ${JSON.stringify(rd)}`, "GET /logout", "400", `${logout.status} ${logout.headers.get("location") ?? ""}`.trim(), logout.status === 400 && !logout.headers.get("location"));
 
@@ -157,6 +197,10 @@ test("open-redirect tries on every rd", async () => {
     const safe = target === null || /^https:\/\/([a-z0-9-]+\.)*example\.com\//.test(target);
     record(`rd ${JSON.stringify(rd)}`, "GET /verify (forwarded host)", "302 without foreign rd", `${verify.status} rd=${target ?? "-"}`, verify.status === 302 && safe);
   }
+  // Control: an allowed rd does reach the page config, so the nulls above are refusals, not a parsing miss.
+  const allowed = "https://grafana.example.com/d/x?a=1";
+  const control = loginPageConfig(await (await fetch(`${signer.url}/login?rd=${encodeURIComponent(allowed)}`)).text());
+  record("rd control (allowed target)", "GET /login", `page rd ${allowed}`, `rd=${JSON.stringify(control?.rd)}`, control?.rd === allowed && control.rdRejected === false);
   const login = rows.filter((r) => r.attack.startsWith("rd ") && !r.ok);
   expect(login).toEqual([]);
 });

@@ -18,7 +18,7 @@ describe.each(RUNTIMES)("under load on %s", (runtime) => {
 
   beforeAll(async () => {
     ha = await startHomeAssistantDouble();
-    env = { HA_URL: ha.url, SIGNING_KEY: await testSigningKey(), RATE_LIMIT: "1000000", HA_TIMEOUT: "3000", COOKIE_SECURE: "false" };
+    env = { HA_URL: ha.url, SIGNING_KEY: await testSigningKey(), RATE_LIMIT: "1000000", HA_TIMEOUT: "15000", COOKIE_SECURE: "false" };
     signer = await startSigner(runtime, env);
   });
   afterAll(async () => {

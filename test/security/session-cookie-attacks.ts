@@ -3,6 +3,7 @@
  * genuine session (claims + the signer's key) and says what must happen. Used against
  * /verify and against every proxy config, so one list covers every target.
  */
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import { b64json, b64url, es256, hs256, otherEcKeyPem } from "../support/tokens.js";
 
 export interface GenuineSession {
@@ -20,6 +21,19 @@ export interface CookieAttack {
   cookie(s: GenuineSession): string;
   /** "denied": no access. "allowed-clean": access, but no injected header reaches the upstream. */
   expected: "denied" | "allowed-clean";
+}
+
+/** A GenuineSession from a cookie value the signer issued and the signer's private key. */
+export function genuineSession(jwt: string, privatePem: string, cookieName = "jwt_access_token"): GenuineSession {
+  const [h, p] = jwt.split(".") as [string, string];
+  return {
+    jwt,
+    claims: JSON.parse(Buffer.from(p, "base64url").toString()) as Record<string, unknown>,
+    kid: (JSON.parse(Buffer.from(h, "base64url").toString()) as { kid: string }).kid,
+    privatePem,
+    publicPem: createPublicKey(createPrivateKey(privatePem)).export({ type: "spki", format: "pem" }).toString(),
+    cookieName,
+  };
 }
 
 const now = () => Math.floor(Date.now() / 1000);

@@ -267,6 +267,20 @@ describe.each(RUNTIMES)("signer on %s", (runtime) => {
     test("POST /logout from a foreign origin is refused and clears nothing", async () => {
       await expectError(await post("/logout", { Origin: "https://evil.example" }), 403, "origin_not_allowed");
     });
+    test("a forged Host header does not make its own host an allowed redirect target", async () => {
+      const { request } = await import("node:http");
+      const url = new URL(`${signer.url}/logout?rd=${encodeURIComponent("http://evil.example/x")}`);
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request({ host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, headers: { Host: "evil.example" } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      expect(status).toBe(400);
+    });
+
     test("GET /logout?rd= redirects to an allowed target only", async () => {
       const ok = await fetch(`${signer.url}/logout?rd=${encodeURIComponent("https://grafana.example.com/x")}`, { redirect: "manual" });
       expect(ok.status).toBe(302);

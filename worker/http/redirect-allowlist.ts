@@ -30,7 +30,12 @@ export interface RedirectPolicy {
   redirectAllowlist: Settings["redirectAllowlist"];
 }
 
-/** The normalised URL when `target` is an allowed redirect, otherwise undefined. */
+/**
+ * The normalised URL when `target` is an allowed redirect, otherwise undefined.
+ * `signerOrigin` is for the sign-in page in the browser (location.origin, which a client
+ * cannot forge). The signer never passes its request's origin: that comes from the Host
+ * header, which a client chooses; PUBLIC_URL (in settings) is what it trusts instead.
+ */
 export function allowedRedirect(target: string | undefined | null, settings: RedirectPolicy, signerOrigin?: string): string | undefined {
   if (!target || target.length > 4096 || FORBIDDEN.test(target) || !ABSOLUTE_HTTP.test(target)) return undefined;
   let url: URL;

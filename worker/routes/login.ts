@@ -11,7 +11,6 @@
 import { Hono } from "hono";
 import { bundle, etag } from "../../dist/login.embed.js";
 import type { Settings } from "../config.js";
-import { signerOrigin } from "../http/cors.js";
 import { allowedRedirect, type RedirectPolicy } from "../http/redirect-allowlist.js";
 import type { AppEnv } from "../runtime.js";
 
@@ -93,7 +92,7 @@ export function loginRoutes(): Hono<AppEnv> {
   routes.get("/login", (c) => {
     const { settings } = c.get("runtime");
     const rdRaw = c.req.query("rd");
-    const rd = allowedRedirect(rdRaw, settings, signerOrigin(c.req.url, settings.publicUrl)) ?? null;
+    const rd = allowedRedirect(rdRaw, settings) ?? null;
     const config: LoginPageConfig = {
       haUrl: settings.haUrl,
       action: c.req.query("action") === "logout" ? "logout" : "login",

@@ -5,7 +5,7 @@
  */
 import { Hono, type Context } from "hono";
 import { clearedCookie } from "../http/cookie.js";
-import { corsForAllowedOrigins, signerOrigin } from "../http/cors.js";
+import { corsForAllowedOrigins } from "../http/cors.js";
 import { HttpError } from "../http/errors.js";
 import { allowedRedirect } from "../http/redirect-allowlist.js";
 import type { AppEnv } from "../runtime.js";
@@ -34,7 +34,7 @@ export function logoutRoutes(): Hono<AppEnv> {
     const rd = c.req.query("rd");
     let target: string | undefined;
     if (rd !== undefined) {
-      target = allowedRedirect(rd, settings, signerOrigin(c.req.url, settings.publicUrl));
+      target = allowedRedirect(rd, settings);
       if (!target) {
         throw new HttpError(
           400,

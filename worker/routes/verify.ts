@@ -65,7 +65,7 @@ export function verifyRoutes(): Hono<AppEnv> {
 
     if (isBrowserNavigation(c)) {
       const origin = signerOrigin(c.req.url, settings.publicUrl);
-      const back = allowedRedirect(originalUrl(c), settings, origin);
+      const back = allowedRedirect(originalUrl(c), settings);
       const signIn = `${origin}/login${back ? `?rd=${encodeURIComponent(back)}` : ""}`;
       if (c.req.query("redirect") !== "false") return c.redirect(signIn, 302);
       // nginx cannot URL-encode rd itself: its config reads this header of the 401
