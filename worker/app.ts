@@ -76,7 +76,18 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.get("/", (c) =>
     c.json({
       service: "jwt-cookie signer",
-      endpoints: ["POST /session", "GET /session", "POST /logout", "GET /logout?rd=", "GET /verify", "GET /.well-known/jwks.json", "GET /public-key.pem", "GET /healthz"],
+      endpoints: [
+        "POST /session",
+        "GET /session",
+        "POST /logout",
+        "GET /logout?rd=",
+        "GET /verify",
+        "GET /login?rd=",
+        "GET /jwt-cookie.js",
+        "GET /.well-known/jwks.json",
+        "GET /public-key.pem",
+        "GET /healthz",
+      ],
     }),
   );
   return app;
