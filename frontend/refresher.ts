@@ -9,7 +9,13 @@
  * Assistant's WebSocket reconnects (if a renewal is due or the last one failed), and after
  * failures with exponential backoff and jitter. One renewal at a time across tabs: Web Locks
  * serialise them and a BroadcastChannel shares each result, so other tabs just reschedule.
+ *
+ * The cookie follows the Home Assistant session: Home Assistant's logout (logout-watch.ts), a
+ * refresh token Home Assistant no longer honours (revoked, user deactivated) and a fresh token
+ * the signer refuses all end it at once, in every tab, through the signer's POST /logout, which
+ * also revokes it at /verify. Transient failures (network, 5xx, timeouts) only back off.
  */
+import { watchLogout } from "./logout-watch.js";
 import { createSession, logout, normalizeSignerUrl, SignerError, type SessionResponse, type SessionUser } from "./signer-client.js";
 import { NO_SIGNER } from "./signer-url.js";
 
@@ -85,7 +91,10 @@ export interface Refresher {
   start(): void;
   /** "Renew now": also clears a fatal error or a sign-out. */
   renew(): Promise<void>;
-  /** Clears the cookie and stops renewing until renew() or a reload (reason: user, ha_logout, revoked, …). */
+  /**
+   * Clears the cookie (and revokes it at /verify) in every tab and stops renewing until renew()
+   * or a reload. reason: user, ha_logout, revoked, token_rejected, user_inactive.
+   */
   signOut(reason: string, message?: string): Promise<void>;
 }
 
@@ -96,19 +105,15 @@ const HASS_WAIT_MS = 60_000;
 /** Renew the Home Assistant token first when it has less than this left. */
 const TOKEN_MARGIN_MS = 30_000;
 
-const FATAL = new Set([
-  "origin_not_allowed",
-  "token_rejected",
-  "user_inactive",
-  "user_local_only",
-  "malformed_token",
-  "bad_authorization",
-  "missing_token",
-  "ha_auth",
-]);
+const LOGGED_OUT = "You logged out of Home Assistant.";
+
+/** No automatic retry: retrying cannot fix these. */
+const FATAL = ["origin_not_allowed", "user_local_only", "malformed_token", "bad_authorization", "missing_token"];
+/** Home Assistant will not let this browser renew any more: the session is over (see end()). */
+const ENDS = ["revoked", "token_rejected", "user_inactive"];
 
 /** The one console line for each kind of misconfiguration, with what to do about it. */
-function advice(error: RefresherError, signer: string): string | undefined {
+function advice(error: { code: string; message: string }, signer: string): string | undefined {
   const fix: Record<string, string> = {
     origin_not_allowed: `add ${location.origin} to its ALLOWED_ORIGINS`,
     token_rejected: "Home Assistant rejected a fresh token: make sure its HA_URL is this Home Assistant",
@@ -119,13 +124,23 @@ function advice(error: RefresherError, signer: string): string | undefined {
   return text && `The signer at ${signer}: ${text}.`;
 }
 
+/** Any failure as a SignerError. */
+function asSignerError(error: unknown): SignerError {
+  return error instanceof SignerError ? error : new SignerError("internal", error instanceof Error ? error.message : String(error));
+}
+
+/** What the panel shows of a failure. */
+function record(error: SignerError, fatal: boolean, prefix = ""): RefresherError {
+  return { code: error.code, message: prefix + error.message, status: error.status, at: Date.now(), fatal };
+}
+
 function jittered(ms: number): number {
   return ms * (0.5 + Math.random() * 0.5);
 }
 
 function whenIdle(run: () => void): void {
   const idle = () => {
-    if (typeof requestIdleCallback === "function") requestIdleCallback(() => run(), { timeout: 2_000 });
+    if ("requestIdleCallback" in self) requestIdleCallback(() => run(), { timeout: 2_000 });
     else setTimeout(run, 200);
   };
   if (document.readyState === "complete") idle();
@@ -140,10 +155,11 @@ function sleep(ms: number): Promise<void> {
 async function findHass(): Promise<HassLike | undefined> {
   const element = document.querySelector("home-assistant") as { hass?: HassLike } | null;
   if (element?.hass?.auth) return element.hass;
-  const pending = (window as { hassConnection?: Promise<{ auth?: AuthLike; conn?: ConnectionLike }> }).hassConnection;
-  if (pending && typeof pending.then === "function") {
-    const { auth, conn } = await pending.catch(() => ({}) as { auth?: AuthLike; conn?: ConnectionLike });
+  try {
+    const { auth, conn } = (await (window as { hassConnection?: Promise<{ auth?: AuthLike; conn?: ConnectionLike }> }).hassConnection) ?? {};
     if (auth) return { auth, connection: conn };
+  } catch {
+    // Home Assistant could not connect (yet)
   }
   return undefined;
 }
@@ -176,18 +192,22 @@ export function createRefresher(): Refresher {
   let booted = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let inFlight: Promise<void> | undefined;
-  /** Bumped by signOut so that a renewal already under way cannot resurrect the session. */
+  /** Bumped by a sign-out so that a renewal already under way cannot resurrect the session. */
   let generation = 0;
+  /** The user of this page's own latest session (another tab may sign in someone else). */
+  let mine: string | undefined;
   const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("jwt-cookie") : undefined;
 
   function set(patch: Partial<RefresherState>): void {
     state = { ...state, ...patch };
-    for (const listener of listeners) {
-      try {
-        listener(state);
-      } catch {
-        // a listener's bug is not ours to throw into Home Assistant
-      }
+    listeners.forEach(notify);
+  }
+
+  function notify(listener: (state: RefresherState) => void): void {
+    try {
+      listener(state);
+    } catch {
+      // a listener's bug is not ours to throw into Home Assistant
     }
   }
 
@@ -211,12 +231,12 @@ export function createRefresher(): Refresher {
 
   async function exclusive(task: () => Promise<void>): Promise<void> {
     const locks = (navigator as { locks?: LockManager }).locks;
-    if (!locks || typeof locks.request !== "function") return task();
+    if (!locks?.request) return task();
     await locks.request(`jwt-cookie:${state.signer ?? ""}`, task);
   }
 
   function watch(connection: ConnectionLike | undefined): void {
-    if (!connection || watched.has(connection) || typeof connection.addEventListener !== "function") return;
+    if (!connection?.addEventListener || watched.has(connection)) return;
     watched.add(connection);
     connection.addEventListener("ready", () => check("reconnect"));
   }
@@ -228,8 +248,10 @@ export function createRefresher(): Refresher {
   }
 
   function succeed(body: SessionResponse, gen: number, receivedAt?: number): void {
-    if (gen !== generation) return;
+    // The session ended while this renewal was under way, whose answer has just set the cookie again.
+    if (gen !== generation) return void (state.phase == "signed_out" && clear());
     const share = receivedAt === undefined;
+    if (share) mine = body.user.id;
     const session = toSession(body, receivedAt ?? Date.now());
     set({ phase: "signed_in", session, error: undefined, failures: 0, nextAttemptAt: session.renewAt, signedOut: undefined });
     schedule(session.renewAt);
@@ -238,31 +260,28 @@ export function createRefresher(): Refresher {
 
   function fail(error: unknown, gen: number): void {
     if (gen !== generation) return;
-    const signerError =
-      error instanceof SignerError ? error : new SignerError("internal", error instanceof Error ? error.message : String(error));
+    const signerError = asSignerError(error);
+    const line = state.signer && advice(signerError, state.signer);
+    if (line) warnOnce(signerError.code, line);
+    if (ENDS.includes(signerError.code)) return void end(signerError.code, signerError.message);
     const failures = state.failures + 1;
-    const fatal = FATAL.has(signerError.code);
-    const record: RefresherError = { code: signerError.code, message: signerError.message, status: signerError.status, at: Date.now(), fatal };
-    let delay = signerError.code === "misconfigured" ? BACKOFF_MAX_MS : Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (failures - 1));
-    delay = jittered(delay);
-    if (signerError.retryAfter) delay = Math.max(delay, signerError.retryAfter * 1000);
-    const nextAttemptAt = fatal ? undefined : Date.now() + delay;
+    const fatal = FATAL.includes(signerError.code);
+    const delay = jittered(signerError.code === "misconfigured" ? BACKOFF_MAX_MS : Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (failures - 1)));
+    const nextAttemptAt = fatal ? undefined : Date.now() + Math.max(delay, (signerError.retryAfter ?? 0) * 1000);
     // A session that is still valid stays on show: the cookie keeps working until it expires.
     const session = state.session && state.session.expiresAt > Date.now() ? state.session : undefined;
-    set({ phase: "error", error: record, failures, nextAttemptAt, session });
+    set({ phase: "error", error: record(signerError, fatal), failures, nextAttemptAt, session });
     schedule(nextAttemptAt);
-    const line = state.signer ? advice(record, state.signer) : undefined;
-    if (line) warnOnce(record.code, line);
-    else if (signerError.code === "unreachable" && failures >= 3) {
+    if (signerError.code === "unreachable" && failures >= 3) {
       warnOnce("unreachable", `No answer from the signer at ${state.signer} after ${failures} tries: is it running, and does ALLOWED_ORIGINS include ${location.origin}?`);
     }
   }
 
-  async function attempt(force: boolean, gen: number): Promise<void> {
+  async function attempt(reason: string, gen: number): Promise<void> {
     const signer = state.signer;
     if (!signer || gen !== generation) return;
     // Another tab may have renewed while we waited for the lock (its result arrives by broadcast).
-    if (!force && state.phase === "signed_in" && state.session && Date.now() < state.session.renewAt) {
+    if (!/start|manual|signer/.test(reason) && state.phase === "signed_in" && state.session && Date.now() < state.session.renewAt) {
       schedule(state.session.renewAt);
       return;
     }
@@ -272,20 +291,30 @@ export function createRefresher(): Refresher {
       return;
     }
     set({ phase: "renewing" });
-    /** Never an expired token: Home Assistant (or the app) renews it first. */
-    const token = async (force: boolean) => {
+    /**
+     * Never an expired token, and after page load always one Home Assistant (or the app) has just
+     * renewed: so a revoked refresh token or a deactivated user shows here, in this browser,
+     * instead of as a rejected token that the signer would forward to Home Assistant (a failed
+     * login there) or still accept from its cache (HA_CACHE_TTL). On page load Home Assistant's
+     * WebSocket has just accepted the token. In the apps, ExternalAuth asks the app; without
+     * `force` it never interrupts a renewal that Home Assistant's own frontend has asked for.
+     */
+    const token = async (force?: boolean) => {
       try {
         const expires = auth.data?.expires;
-        if (force || auth.expired || (typeof expires === "number" && expires - Date.now() < TOKEN_MARGIN_MS)) await auth.refreshAccessToken(force);
-        return auth.accessToken;
+        if (force || reason != "start" || auth.expired || (expires ?? 0) - Date.now() < TOKEN_MARGIN_MS) await auth.refreshAccessToken(force);
       } catch (error) {
-        throw new SignerError("ha_auth", `Home Assistant did not renew the access token (${String(error)}).`);
+        // home-assistant-js-websocket's ERR_INVALID_AUTH: 400 invalid_grant (refresh token revoked) or 403 (user not active).
+        if (error === 2) throw new SignerError("revoked", "Home Assistant ended your session (revoked, or your user deactivated).");
+        // Anything else is transient (network, 5xx, the app); a token that is still valid will do.
+        if (auth.expired) throw new SignerError("ha_auth", `Home Assistant did not renew the access token (${String(error)}).`);
       }
+      return auth.accessToken;
     };
     try {
       let body: SessionResponse;
       try {
-        body = await createSession(signer, await token(false));
+        body = await createSession(signer, await token());
       } catch (error) {
         // The signer's clock says our fresh token expired: ask for a brand-new one, once.
         if (!(error instanceof SignerError) || error.code !== "token_expired") throw error;
@@ -301,11 +330,11 @@ export function createRefresher(): Refresher {
 
   function refresh(reason: string): Promise<void> {
     if (inFlight) return inFlight;
-    if (!booted || !state.signer) return Promise.resolve();
-    const force = reason === "start" || reason === "manual" || reason === "signer";
+    // Signed out (Home Assistant's logout may come before the first renewal): only "Renew now" signs in again.
+    if (!booted || !state.signer || (state.phase == "signed_out" && reason != "manual")) return Promise.resolve();
     const gen = generation;
     schedule(undefined);
-    inFlight = exclusive(() => attempt(force, gen))
+    inFlight = exclusive(() => attempt(reason, gen))
       .catch((error: unknown) => fail(error, gen))
       .finally(() => {
         inFlight = undefined;
@@ -363,9 +392,13 @@ export function createRefresher(): Refresher {
       try {
         const message = event.data as { type?: string; signer?: string; body?: SessionResponse; receivedAt?: number; reason?: string; message?: string };
         if (!message || message.signer !== state.signer) return;
-        if (message.type === "session" && message.body) {
-          if (state.session && state.session.expiresAt > message.body.expires_at * 1000) return;
-          succeed(message.body, generation, typeof message.receivedAt === "number" ? Math.min(message.receivedAt, Date.now()) : Date.now());
+        const body = message.body;
+        if (message.type === "session" && body) {
+          // Another user signed in on this device: this page's Home Assistant session is over.
+          if (mine && body.user.id !== mine) return applySignOut("ha_logout", LOGGED_OUT);
+          // A page whose Home Assistant session ended stays out (a renewal would fail and clear the new cookie).
+          if ((state.phase == "signed_out" && state.signedOut?.reason != "user") || (state.session && state.session.expiresAt > body.expires_at * 1000)) return;
+          succeed(body, generation, typeof message.receivedAt === "number" ? Math.min(message.receivedAt, Date.now()) : Date.now());
         } else if (message.type === "signed_out" && message.reason) {
           applySignOut(message.reason, message.message);
         }
@@ -381,17 +414,34 @@ export function createRefresher(): Refresher {
     set({ phase: "signed_out", session: undefined, error: undefined, failures: 0, nextAttemptAt: undefined, signedOut: { reason, message, at: Date.now() } });
   }
 
+  /**
+   * Ends the session in every tab and clears the cookie at once, without waiting for a lock or a
+   * renewal under way: the page may be about to go away (Home Assistant's logout). A renewal under
+   * way in any tab clears the cookie again when its answer arrives (succeed()).
+   */
+  function end(reason: string, message?: string): Promise<void> {
+    applySignOut(reason, message);
+    channel?.postMessage({ type: "signed_out", signer: state.signer, reason, message });
+    return clear();
+  }
+
+  async function clear(): Promise<void> {
+    const signer = state.signer;
+    if (!signer) return;
+    try {
+      await logout(signer);
+    } catch (error) {
+      set({ error: record(asSignerError(error), true, "The cookie could not be cleared: ") });
+    }
+  }
+
   return {
     get state() {
       return state;
     },
     subscribe(listener) {
+      notify(listener);
       listeners.add(listener);
-      try {
-        listener(state);
-      } catch {
-        // see set()
-      }
       return () => listeners.delete(listener);
     },
     offerSigner(url, source) {
@@ -416,6 +466,7 @@ export function createRefresher(): Refresher {
     start() {
       if (started) return;
       started = true;
+      watchLogout(() => void end("ha_logout", LOGGED_OUT));
       try {
         this.offerSigner(normalizeSignerUrl(localStorage.getItem(STORAGE_KEY)), "stored");
       } catch {
@@ -428,21 +479,6 @@ export function createRefresher(): Refresher {
       if (state.phase === "signed_out") set({ signedOut: undefined });
       await after("manual");
     },
-    async signOut(reason, message) {
-      applySignOut(reason, message);
-      channel?.postMessage({ type: "signed_out", signer: state.signer, reason, message });
-      const signer = state.signer;
-      if (!signer) return;
-      // After any renewal under way, or it would set the cookie again right after we clear it.
-      await inFlight?.catch(() => undefined);
-      await exclusive(async () => {
-        try {
-          await logout(signer);
-        } catch (error) {
-          const e = error instanceof SignerError ? error : new SignerError("internal", String(error));
-          set({ error: { code: e.code, message: `The cookie could not be cleared: ${e.message}`, status: e.status, at: Date.now(), fatal: true } });
-        }
-      });
-    },
+    signOut: end,
   };
 }

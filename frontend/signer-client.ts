@@ -58,9 +58,9 @@ const TIMEOUT_MS = 15_000;
 
 /** "https://auth.example.com/" -> "https://auth.example.com"; undefined for anything but an http(s) URL. */
 export function normalizeSignerUrl(value: unknown): string | undefined {
-  if (typeof value !== "string" || value.trim() === "") return undefined;
   try {
-    const url = new URL(value.trim());
+    // null, undefined, "" and every other non-URL throw here.
+    const url = new URL(String(value).trim());
     if (url.protocol !== "https:" && url.protocol !== "http:") return undefined;
     return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
   } catch {
@@ -100,7 +100,7 @@ async function json<T>(response: Response): Promise<T> {
       typeof object?.error === "string" ? object.error : "bad_response",
       typeof object?.message === "string" ? object.message : `Unexpected answer (${response.status}).`,
       response.status,
-      Number.isFinite(retry) && retry > 0 ? retry : undefined,
+      retry > 0 ? retry : undefined,
     );
   }
   return object as T;
@@ -126,9 +126,19 @@ export async function sessionStatus(signer: string): Promise<TimedStatus> {
   return { status, midpoint: (start + end) / 2, rtt: end - start };
 }
 
-/** Clears our cookie (same name, Domain and Path) through the signer. */
+/**
+ * Clears our cookie (same name, Domain and Path) through the signer, which also puts its jti on
+ * the deny-list that /verify consults. `keepalive`: the request outlives the page, because Home
+ * Assistant reloads right after its own logout. Measured in Chromium (cross-origin signer, CORS
+ * with credentials, navigation right after the call): a plain fetch reaches the signer but the
+ * navigation drops its answer, so the browser keeps the cookie; `fetch(…, {keepalive: true})` and
+ * `navigator.sendBeacon` both clear it. We use the keepalive fetch: it is the same CORS request
+ * with `credentials: "include"` as every other call here, whereas a beacon's credentials and CORS
+ * mode cannot be chosen (and have differed between browsers), content blockers drop beacons, and
+ * a beacon's answer is unreadable, so a page that stays could not tell whether it worked.
+ */
 export async function logout(signer: string): Promise<void> {
-  await json(await request(`${signer}/logout`, { method: "POST", credentials: "include" }));
+  await json(await request(`${signer}/logout`, { method: "POST", credentials: "include", keepalive: true }));
 }
 
 /** Does anything answer at the signer's address? (no-cors: true even when CORS would refuse us). */

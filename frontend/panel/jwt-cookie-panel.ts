@@ -25,12 +25,6 @@ interface PanelInfo {
   config?: { signer_url?: unknown; services?: unknown; title?: unknown };
 }
 
-const SIGNED_OUT: Record<string, string> = {
-  user: "You signed out of your services.",
-  ha_logout: "You logged out of Home Assistant.",
-  revoked: "Your Home Assistant session was revoked.",
-};
-
 /** config.services, keeping the entries that have a URL (named after it when unnamed). */
 function services(config: PanelInfo["config"]): Service[] {
   const list = Array.isArray(config?.services) ? (config.services as Array<Partial<Service> | null>) : [];
@@ -70,7 +64,7 @@ export class JwtCookiePanel extends LitElement {
   declare _checking: boolean;
   declare _embedded?: Service;
   declare _now: number;
-  declare _busy?: "renew" | "signout";
+  declare _busy?: boolean;
 
   private _unsubscribe?: () => void;
   private _ticker?: ReturnType<typeof setInterval>;
@@ -149,21 +143,13 @@ export class JwtCookiePanel extends LitElement {
     }
   }
 
-  private async _renew(): Promise<void> {
-    this._busy = "renew";
+  /** Renew or sign out, with both buttons disabled meanwhile. */
+  private async _act(signOut?: boolean): Promise<void> {
+    this._busy = true;
     try {
-      await this._refresher?.renew();
+      await (signOut ? this._refresher?.signOut("user", "You signed out of your services.") : this._refresher?.renew());
     } finally {
-      this._busy = undefined;
-    }
-  }
-
-  private async _signOut(): Promise<void> {
-    this._busy = "signout";
-    try {
-      await this._refresher?.signOut("user");
-    } finally {
-      this._busy = undefined;
+      this._busy = false;
     }
   }
 
@@ -214,7 +200,7 @@ export class JwtCookiePanel extends LitElement {
       html`<div class="alert ${level}" data-why=${data}>${icon(mdi[level])}<div><b>${title}</b>${body}</div></div>`;
     if (!s) return nothing;
     if (s.phase === "signed_out" && s.signedOut) {
-      const why = s.signedOut.message ?? SIGNED_OUT[s.signedOut.reason] ?? s.signedOut.reason;
+      const why = s.signedOut.message ?? s.signedOut.reason;
       return box(s.error ? "fail" : "skip", "Signed out of your services", html`${why} ${s.error?.message ?? ""}`, s.signedOut.reason);
     }
     if (s.phase === "no_signer") return box("fail", "No signer configured", NO_SIGNER, "no_signer");
@@ -250,7 +236,7 @@ export class JwtCookiePanel extends LitElement {
         ]
       : [];
     const signedOut = s?.phase === "signed_out";
-    const disabled = !!this._busy || !s?.signer;
+    const disabled = this._busy || !s?.signer;
     return html`<section class="session">
       <div class="row who">
         <div class="av">${initials(name)}</div>
@@ -265,8 +251,8 @@ export class JwtCookiePanel extends LitElement {
             .join(",\n")}\n}`}</pre>`
         : nothing}
       <div class="actions">
-        <button class="btn filled renew" ?disabled=${disabled} @click=${this._renew}>${signedOut ? "Sign in to services" : "Renew now"}</button>
-        ${signedOut ? nothing : html`<button class="btn danger sign-out" ?disabled=${disabled} @click=${this._signOut}>Sign out of services</button>`}
+        <button class="btn filled renew" ?disabled=${disabled} @click=${() => this._act()}>${signedOut ? "Sign in to services" : "Renew now"}</button>
+        ${signedOut ? nothing : html`<button class="btn danger sign-out" ?disabled=${disabled} @click=${() => this._act(true)}>Sign out of services</button>`}
       </div>
     </section>`;
   }

@@ -67,8 +67,8 @@ export interface FrontendStack {
   pageErrors: string[];
   /** Console lines of our module ("[jwt-cookie] …") from every host page. */
   consoleLines: string[];
-  /** Logs in like Home Assistant's login flow would: a refresh token and a fresh access token. */
-  authData(options?: { ttlSeconds?: number }): Promise<AuthData>;
+  /** Logs in like Home Assistant's login flow would: a refresh token and a fresh access token (default: `user`). */
+  authData(options?: { ttlSeconds?: number; user?: DoubleUser }): Promise<AuthData>;
   openHost(config: HostConfig, options?: { path?: string; viewport?: { width: number; height: number }; clock?: boolean; setup?: (page: Page) => Promise<void> }): Promise<Page>;
   close(): Promise<void>;
 }
@@ -105,7 +105,10 @@ export async function startFrontendStack(
   const host = readFileSync(`${root}/test/frontend/host/index.html`, "utf8");
   pages["/"] = { contentType: contentType(".html"), body: host };
   pages["/jwt-cookie"] = { contentType: contentType(".html"), body: host };
+  // Where the host's "Log out" reloads to: stands in for Home Assistant's login page (no module there).
+  pages["/logged-out"] = { contentType: contentType(".html"), body: "<!DOCTYPE html><title>Log in</title><p>Logged out.</p>" };
   pages["/test/host.js"] = { contentType: contentType(".js"), body: readFileSync(`${root}/test/frontend/host/host.js`, "utf8") };
+  pages["/test/bridge.js"] = { contentType: contentType(".js"), body: readFileSync(`${root}/test/frontend/host/bridge.js`, "utf8") };
   const haws = `${root}/node_modules/home-assistant-js-websocket/dist`;
   for (const file of readdirSync(haws).filter((f) => f.endsWith(".js") && !f.startsWith("haws"))) {
     pages[`/haws/${file}`] = { contentType: contentType(file), body: readFileSync(`${haws}/${file}`, "utf8") };
@@ -179,9 +182,9 @@ export async function startFrontendStack(
     sessionPosts: () => signerCalls.filter((c) => c.method === "POST" && c.path === "/session"),
     pageErrors,
     consoleLines,
-    async authData({ ttlSeconds } = {}) {
+    async authData({ ttlSeconds, user: who = user } = {}) {
       const clientId = `${haUrl}/`;
-      const refresh = double.createRefreshToken(user.id, clientId);
+      const refresh = double.createRefreshToken(who.id, clientId);
       const response = await fetch(`${double.url}/auth/token`, {
         method: "POST",
         body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refresh.token, client_id: clientId }),

@@ -5,6 +5,9 @@
  * window.hassConnection and <home-assistant>.hass, applies theme variables, and mounts a
  * panel the way panel_custom does (load module_url, create the element, set hass, narrow,
  * route, panel). Configured by window.__host, which the test sets with addInitScript.
+ * Its "Log out" works like Home Assistant's: the sidebar (inside <home-assistant>'s shadow
+ * root) fires the composed event hass-logout; <home-assistant> revokes the token and reloads
+ * to /logged-out, which stands in for Home Assistant's login page.
  */
 import { Auth, createConnection, getUser } from "/haws/index.js";
 
@@ -81,35 +84,17 @@ class ExternalAuth extends Auth {
     this.data.expires = tokens.expires_in * 1000 + Date.now();
     this._tokenCallbackPromise = undefined;
   }
-}
 
-/** The native side of the companion app: asks the test (Node) for a token, answers the callback. */
-function installBridge(platform) {
-  window.__bridgeCalls = [];
-  const answer = async (payload) => {
-    window.__bridgeCalls.push(payload);
-    try {
-      const tokens = await window.__nativeToken(payload);
-      window[payload.callback](true, tokens);
-    } catch (error) {
-      window[payload.callback](false, String(error));
-    }
-  };
-  const ignore = () => {};
-  if (platform === "android") {
-    window.externalApp = {
-      getExternalAuth: (json) => void answer(JSON.parse(json)),
-      revokeExternalAuth: ignore,
-      externalBus: ignore,
-    };
-  } else {
-    window.webkit = {
-      messageHandlers: {
-        getExternalAuth: { postMessage: (payload) => void answer(payload) },
-        revokeExternalAuth: { postMessage: ignore },
-        externalBus: { postMessage: ignore },
-      },
-    };
+  /** Home Assistant frontend's ExternalAuth.revoke(): the app revokes its tokens and answers the callback. */
+  async revoke() {
+    const payload = { callback: "externalAuthRevokeToken" };
+    const answered = new Promise((resolve, reject) => {
+      window.externalAuthRevokeToken = (success, data) => (success ? resolve(data) : reject(data));
+    });
+    await Promise.resolve();
+    if (window.externalApp) window.externalApp.revokeExternalAuth(JSON.stringify(payload));
+    else window.webkit.messageHandlers.revokeExternalAuth.postMessage(payload);
+    await answered;
   }
 }
 
@@ -118,7 +103,7 @@ window.addEventListener("hass-toggle-menu", () => window.__menuToggles++);
 
 let auth;
 if (cfg.mode === "android" || cfg.mode === "ios") {
-  installBridge(cfg.mode);
+  // The app's bridge is already there (bridge.js), as the apps inject it before any page script.
   auth = new ExternalAuth(location.origin);
 } else {
   auth = new Auth(cfg.auth, (data) => (window.__savedTokens = data));
@@ -132,8 +117,27 @@ window.hassConnection = (async () => {
 const { conn } = await window.hassConnection;
 const user = await getUser(conn);
 const hass = { auth, connection: conn, user, language: "en", locale: { language: "en" }, themes: { darkMode: !!cfg.dark } };
-document.querySelector("home-assistant").hass = hass;
+const app = document.querySelector("home-assistant");
+app.hass = hass;
 window.__hass = hass;
+
+// Home Assistant's sidebar lives in <home-assistant>'s shadow root; its "Log out" fires hass-logout
+// (composed, bubbling). connection-mixin's handler: revoke, close, reload (here: to /logged-out).
+app.attachShadow({ mode: "open" }).innerHTML = '<ha-sidebar><button id="logout">Log out</button></ha-sidebar>';
+app.shadowRoot.getElementById("logout").addEventListener("click", (event) =>
+  event.target.dispatchEvent(new CustomEvent("hass-logout", { bubbles: true, composed: true, cancelable: true })),
+);
+window.__haLogouts = [];
+app.addEventListener("hass-logout", async (event) => {
+  window.__haLogouts.push({ defaultPrevented: event.defaultPrevented });
+  try {
+    await auth.revoke();
+    conn.close();
+    document.location.href = "/logged-out";
+  } catch (error) {
+    window.__haLogoutError = String(error);
+  }
+});
 
 if (cfg.panel) {
   // panel_custom: load module_url as a module script, create the element, set its properties.
