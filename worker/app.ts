@@ -30,6 +30,8 @@ function fingerprint(env: Env): string {
 
 export function createApp(options: AppOptions): Hono<AppEnv> {
   const byObject = new WeakMap<object, Promise<RuntimeResult>>();
+  // Once built, the runtime is taken without an await on every later request (hot path).
+  const ready = new WeakMap<object, RuntimeResult>();
   const byFingerprint = new Map<string, Promise<RuntimeResult>>();
 
   function runtimeFor(env: Env): Promise<RuntimeResult> {
@@ -47,6 +49,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       byFingerprint.set(print, result);
     }
     byObject.set(env, result);
+    void result.then((r) => ready.set(env, r));
     return result;
   }
 
@@ -61,7 +64,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   app.route("/", frontendBundleRoutes()); // static, so before the configuration check
   app.use("*", async (c, next) => {
-    const result = await runtimeFor(c.env ?? {});
+    const env = c.env ?? {};
+    const result = ready.get(env) ?? (await runtimeFor(env));
     if (!result.ok) throw new HttpError(500, "misconfigured", result.message);
     c.set("runtime", result.runtime);
     await next();
