@@ -6,15 +6,15 @@
  * password, even after the cookie is gone and Home Assistant's access token has expired;
  * then sign-out ends it all. *.example.test resolves to 127.0.0.1 inside the browser only.
  */
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { caddySite } from "../proxies/support/generated.js";
-import { freePort, requireBinary } from "../proxies/support/processes.js";
+import { freePort } from "../proxies/support/processes.js";
+import { launchChromium } from "../support/chromium.js";
 import { startCaddy, type RunningProxy } from "../proxies/support/proxies.js";
 import type { EchoedRequest } from "../proxies/support/upstream.js";
 import { COOKIE_NAME, OPEN_HOST, startWorld, type World } from "../proxies/support/world.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const SECOND_HOST = "wiki.example.test";
 const TOKENS_KEY = "jwt-cookie:hass-tokens";
 
@@ -33,25 +33,11 @@ describe("sign-in through Caddy, the signer and Home Assistant, in Chromium", ()
   }
 
   beforeAll(async () => {
-    requireBinary(CHROMIUM, "chromium");
     world = await startWorld("workerd");
     port = await freePort();
     const sites = [OPEN_HOST, SECOND_HOST].map((host) => caddySite(world.env, host, world.upstream.url, world.signer.url, port));
     caddy = await startCaddy(sites, [port]);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        "--host-resolver-rules=MAP *.example.test 127.0.0.1",
-      ],
-    });
+    browser = await launchChromium(["--host-resolver-rules=MAP *.example.test 127.0.0.1"]);
     context = await browser.newContext();
     page = await context.newPage();
     page.setDefaultTimeout(15_000);

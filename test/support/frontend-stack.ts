@@ -11,7 +11,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type BrowserContext, type Page, type Request } from "playwright-core";
+import type { Browser, BrowserContext, Page, Request } from "playwright-core";
+import { launchChromium } from "./chromium.js";
 import { startHomeAssistantDouble, type DoubleUser, type HomeAssistantDouble } from "../ha-double/index.js";
 import { startWorkerdSigner, testSigningKey, type RunningSigner } from "./signer.js";
 
@@ -134,23 +135,11 @@ export async function startFrontendStack(
   const service = await startService();
   const serviceUrl = `http://${SERVICE_HOST}:${service.port}/`;
 
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-      "--disable-features=Translate,MediaRouter,OptimizationHints",
-      `--host-resolver-rules=MAP ${HA_HOST} 127.0.0.1, MAP ${SIGNER_HOST} 127.0.0.1, MAP ${SERVICE_HOST} 127.0.0.1, EXCLUDE localhost`,
-      // Home Assistant is HTTPS in production: a secure context, so Web Locks exist there too.
-      `--unsafely-treat-insecure-origin-as-secure=${haUrl}`,
-    ],
-  });
+  const browser = await launchChromium([
+    `--host-resolver-rules=MAP ${HA_HOST} 127.0.0.1, MAP ${SIGNER_HOST} 127.0.0.1, MAP ${SERVICE_HOST} 127.0.0.1, EXCLUDE localhost`,
+    // Home Assistant is HTTPS in production: a secure context, so Web Locks exist there too.
+    `--unsafely-treat-insecure-origin-as-secure=${haUrl}`,
+  ]);
   const signerCalls: SignerCall[] = [];
   const signerOrigin = new URL(signerUrl).origin;
   /** A fresh profile (cookies, storage, clock) for every host page, so tests cannot leak into each other. */
