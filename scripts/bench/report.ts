@@ -252,7 +252,7 @@ function proxyWhy(p: ProxyResult): string {
     return `Authentication costs ${extra} per request: a full HTTP sub-request from Caddy to the signer's /verify (kept alive) for every request, and the signer's /verify work, on the same 2 cores.`;
   }
   if (p.proxy === "nginx") {
-    return `Authentication costs ${extra} per request: an auth_request sub-request to the signer's /verify for every request; the generated config proxies it with HTTP/1.0 and no upstream keepalive, so each one also opens a new TCP connection to the signer.`;
+    return `Authentication costs ${extra} per request: an auth_request sub-request to the signer's /verify for every request; the generated config keeps HTTP/1.1 connections to the signer alive (an upstream block with keepalive 16), so the cost is nginx's sub-request machinery plus the signer's /verify work, on the same 2 cores.`;
   }
   return `Authentication costs ${extra} per request, all inside HAProxy: one ES256 signature verification per request (jwt_verify) plus ${p.jwtQueries ?? "many"} jwt_payload_query/jwt_header_query calls in the generated config, each of which decodes and searches the token again. The signer is not involved.`;
 }
