@@ -80,16 +80,10 @@ const SAFE_PATH = /^\/[A-Za-z0-9._/-]{1,255}$/;
 // Values that are written into configs: no quotes, spaces, $ or control characters.
 const SAFE_VALUE = /^[A-Za-z0-9._~:/@+-]{1,128}$/;
 
+/** An upstream is a bare origin, checked exactly like the signer's own origin settings. */
 function parseUpstream(value: string): URL | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
-  if (url.username || url.password || url.search || url.hash || (url.pathname !== "/" && url.pathname !== "")) return undefined;
-  return url;
+  const origin = parseOrigin(value);
+  return origin === undefined ? undefined : new URL(origin);
 }
 
 function parseListen(value: string): Listen | undefined {

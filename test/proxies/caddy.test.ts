@@ -3,34 +3,18 @@
  * workerd and, the same config, in front of the signer on Node.
  */
 import type { SignerRuntime } from "../support/signer.js";
-import { describeProxyContract, forwardAuthName, type ProxyUnderTest } from "./support/contract.js";
+import { describeProxyContract, forwardAuthProxyUnderTest } from "./support/contract.js";
 import { caddySite } from "./support/generated.js";
-import { freePort } from "./support/processes.js";
 import { startCaddy } from "./support/proxies.js";
-import { ADMIN_HOST, OPEN_HOST, startWorld } from "./support/world.js";
+import { ADMIN_HOST, OPEN_HOST } from "./support/world.js";
 
-async function setup(runtime: SignerRuntime): Promise<ProxyUnderTest> {
-  const world = await startWorld(runtime);
-  try {
-    const port = await freePort();
-    const sites = [OPEN_HOST, ADMIN_HOST].map((host) => caddySite(world.env, host, world.upstream.url, world.signer.url, port));
-    const caddy = await startCaddy(sites, [port]);
-    return {
-      world,
-      port: () => port,
-      authority: (host) => `${host}:${port}`,
-      asksSignerPerRequest: true,
-      expectedName: forwardAuthName,
-      stop: async () => {
-        await caddy.stop();
-        await world.close();
-      },
-    };
-  } catch (error) {
-    await world.close();
-    throw error;
-  }
-}
+const setup = (runtime: SignerRuntime) =>
+  forwardAuthProxyUnderTest(runtime, (world, port) =>
+    startCaddy(
+      [OPEN_HOST, ADMIN_HOST].map((host) => caddySite(world.env, host, world.upstream.url, world.signer.url, port)),
+      [port],
+    ),
+  );
 
 describeProxyContract("Caddy forward_auth, signer in workerd", () => setup("workerd"));
 describeProxyContract("Caddy forward_auth, signer on Node", () => setup("node"));

@@ -1,7 +1,7 @@
 /** The public keys, for proxies: a JWKS (current + previous) and the current key as SPKI PEM. */
 import { Hono } from "hono";
 import type { AppEnv } from "../runtime.js";
-import { jwksOf, publicKeyPemOf } from "../tokens/jwks.js";
+import { jwksOf } from "../tokens/jwks.js";
 
 // Short enough that a rotation is picked up within minutes by proxies that poll the JWKS.
 const CACHE = "public, max-age=300, must-revalidate";
@@ -15,7 +15,7 @@ export function keyRoutes(): Hono<AppEnv> {
   });
   routes.get("/public-key.pem", (c) => {
     c.header("Cache-Control", CACHE);
-    return c.body(publicKeyPemOf(c.get("runtime").keys), 200, { "Content-Type": "application/x-pem-file" });
+    return c.body(c.get("runtime").keys.publicKeyPem, 200, { "Content-Type": "application/x-pem-file" });
   });
   return routes;
 }

@@ -9,8 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { headerSafe } from "../../../worker/http/identity-headers.js";
 import { forgeryKit, type ForgeryKit } from "./forged-tokens.js";
 import { send, type Reply } from "./http-client.js";
+import type { SignerRuntime } from "../../support/signer.js";
+import { freePort } from "./processes.js";
+import type { RunningProxy } from "./proxies.js";
 import type { EchoedRequest } from "./upstream.js";
-import { ADMIN_HOST, COOKIE_NAME, OPEN_HOST, type World } from "./world.js";
+import { ADMIN_HOST, COOKIE_NAME, OPEN_HOST, startWorld, type World } from "./world.js";
 
 export interface ProxyUnderTest {
   world: World;
@@ -185,3 +188,32 @@ export function describeProxyContract(label: string, setup: () => Promise<ProxyU
 
 /** Remote-Name as the signer's /verify writes it (percent-encoded non-ASCII). */
 export const forwardAuthName = (name: string): string => headerSafe(name);
+
+/**
+ * A forward-auth proxy (Caddy, nginx) on one loopback port for both test hosts, in front of
+ * a fresh world: `start` gets the world and the port and starts the proxy with its config.
+ */
+export async function forwardAuthProxyUnderTest(
+  runtime: SignerRuntime,
+  start: (world: World, port: number) => Promise<RunningProxy>,
+): Promise<ProxyUnderTest> {
+  const world = await startWorld(runtime);
+  try {
+    const port = await freePort();
+    const proxy = await start(world, port);
+    return {
+      world,
+      port: () => port,
+      authority: (host) => `${host}:${port}`,
+      asksSignerPerRequest: true,
+      expectedName: forwardAuthName,
+      stop: async () => {
+        await proxy.stop();
+        await world.close();
+      },
+    };
+  } catch (error) {
+    await world.close();
+    throw error;
+  }
+}
