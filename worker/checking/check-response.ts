@@ -1,0 +1,57 @@
+/**
+ * How a role answers a check that did not allow the request: the sign-in redirect for a
+ * browser navigation, 401 JSON for scripts, 403 (page or JSON) for ACCESS_RULES. Shared by
+ * /verify and the gate so that every role answers the same way.
+ */
+import type { Context } from "hono";
+import { errorResponse, HttpError } from "../http/errors.js";
+import type { CheckOutcome } from "./session-check.js";
+
+/** The sign-in URL for a browser that nginx's auth_request got a 401 for. */
+export const SIGN_IN_HEADER = "X-Sign-In-Url";
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+export function signInUrl(signInOrigin: string, returnTo: string | undefined): string {
+  return `${signInOrigin}/login${returnTo ? `?rd=${encodeURIComponent(returnTo)}` : ""}`;
+}
+
+export interface RefusalOptions {
+  /** The signer's public origin, where /login lives. */
+  signInOrigin: string;
+  /**
+   * false for nginx's auth_request, which may only answer 2xx/401/403: the browser gets a
+   * 401 with the sign-in URL in X-Sign-In-Url, and nginx's error_page 401 redirects.
+   */
+  redirect: boolean;
+}
+
+export function refusalResponse(c: Context, outcome: Exclude<CheckOutcome, { kind: "allowed" }>, options: RefusalOptions): Response {
+  c.header("Cache-Control", "no-store");
+  if (outcome.kind === "forbidden") {
+    if (outcome.browser) {
+      return c.html(
+        `<!doctype html><meta charset="utf-8"><title>Access denied</title><h1>Access denied</h1><p>${escapeHtml(outcome.reason)}</p><p>Ask your Home Assistant administrator for access.</p>`,
+        403,
+      );
+    }
+    return errorResponse(c, new HttpError(403, "access_denied", outcome.reason));
+  }
+  if (outcome.browser) {
+    const url = signInUrl(options.signInOrigin, outcome.returnTo);
+    if (options.redirect) return c.redirect(url, 302);
+    // nginx cannot URL-encode rd itself: its config reads this header of the 401
+    // (auth_request_set) and sends the browser there from its error_page 401.
+    c.header(SIGN_IN_HEADER, url);
+  }
+  return errorResponse(
+    c,
+    new HttpError(
+      401,
+      outcome.reason === "no_session" ? "no_session" : "invalid_session",
+      `No valid session (${outcome.reason}): sign in through Home Assistant.`,
+    ),
+  );
+}
