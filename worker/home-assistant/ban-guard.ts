@@ -179,23 +179,29 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
       clients.set(context.client, record, Math.max(record.until, now + windowMs));
       const since = rejectionsSeen;
       pending++;
+      let outcome: "accepted" | "rejected" | "inconclusive" = "inconclusive";
       try {
         const result = await ask();
-        accepted(since);
-        clients.delete(context.client); // accepted: this client starts again from zero
+        outcome = "accepted";
         return result;
       } catch (error) {
-        if (error instanceof HomeAssistantError && error.failure === "rejected") {
-          rejected();
-          record.rejections++;
-          record.until = Date.now() + windowMs;
-          clients.set(context.client, record, record.until);
-          scheduleReset();
-        }
+        if (error instanceof HomeAssistantError && error.failure === "rejected") outcome = "rejected";
         throw error;
       } finally {
         pending--;
         record.pending--;
+        if (outcome === "accepted") {
+          accepted(since);
+          clients.delete(context.client); // accepted: this client starts again from zero
+        } else if (outcome === "rejected") {
+          rejected();
+          record.rejections++;
+          record.until = Date.now() + windowMs;
+          clients.set(context.client, record, record.until);
+          // The rejected client waits for the reset: its answer leaves with the count back at zero.
+          scheduleReset();
+          if (resetting) await resetting;
+        }
       }
     },
 
@@ -215,14 +221,16 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
     get state() {
       const mode: BanGuardState["mode"] = credential && serviceToken !== "rejected" ? "service_token" : threshold !== undefined ? "breaker" : "off";
       const open = threshold !== undefined && isOpen();
+      const problem = serviceToken === "rejected" ? "HA_TOKEN was rejected by Home Assistant: replace it with a valid long-lived access token. " : "";
       const message =
-        mode === "off"
+        problem +
+        (mode === "off"
           ? "HA_LOGIN_ATTEMPTS_THRESHOLD=off: the signer assumes Home Assistant bans nobody; only the per-client budget applies."
           : open
             ? breakerMessage()
             : mode === "service_token"
               ? "After every rejected token the signer authenticates with HA_TOKEN, which resets Home Assistant's failed-login count for its address."
-              : `The signer lets at most ${threshold! - 1} rejected tokens in a row reach Home Assistant (HA_LOGIN_ATTEMPTS_THRESHOLD=${threshold}); configure HA_TOKEN so a stranger cannot pause new sign-ins.`;
+              : `The signer lets at most ${threshold! - 1} rejected tokens in a row reach Home Assistant (HA_LOGIN_ATTEMPTS_THRESHOLD=${threshold}); configure HA_TOKEN so a stranger cannot pause new sign-ins.`);
       return {
         mode,
         assumed_threshold: threshold ?? null,
