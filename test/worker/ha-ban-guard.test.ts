@@ -162,21 +162,27 @@ describe.each(RUNTIMES)("ban guard on %s", (runtime) => {
   });
 
   test("a rejected HA_TOKEN is reported loudly and never used again; the breaker then protects", async () => {
-    const revoked = ha.longLivedToken(serviceUser.id);
-    ha.revokeRefreshToken(JSON.parse(Buffer.from(revoked.split(".")[1]!, "base64url").toString()).iss);
-    const s = await signer({ HA_TOKEN: revoked, HA_LOGIN_ATTEMPTS_THRESHOLD: "5", HA_REJECTIONS_PER_CLIENT: "100" });
-    ha.resetStats();
-    expect((await post(s, forgedToken(1), FORGERS[0]!)).status).toBe(401); // count 1, then the reset fails: 2
-    const state = await healthz(s);
-    expect(state).toMatchObject({ service_token: "rejected", mode: "breaker", consecutive_rejections: 2 });
-    expect(state.message).toMatch(/HA_TOKEN was rejected/);
-    expect(ha.stats.authMessages).toBe(2);
-    // threshold 5: anonymous clients may bring it to 3, signed-in users to 4, never 5.
-    expect((await post(s, forgedToken(2), FORGERS[1]!)).status).toBe(401);
-    expect((await post(s, forgedToken(3), FORGERS[2]!)).status).toBe(503);
-    expect(ha.stats.authMessages).toBe(3); // no second try with the rejected HA_TOKEN
-    expect(ha.stats.failedLogins("127.0.0.1")).toBe(3);
-    expect(ha.stats.bannedAddresses()).toEqual([]);
+    const ha5 = await startHomeAssistantDouble({ loginAttemptsThreshold: 5 });
+    try {
+      const service = ha5.addUser({ name: "jwt-cookie", is_admin: false });
+      const revoked = ha5.longLivedToken(service.id);
+      ha5.revokeRefreshToken(JSON.parse(Buffer.from(revoked.split(".")[1]!, "base64url").toString()).iss);
+      const s = await signer({ HA_URL: ha5.url, HA_TOKEN: revoked, HA_LOGIN_ATTEMPTS_THRESHOLD: "5", HA_REJECTIONS_PER_CLIENT: "100" });
+      expect((await post(s, forgedToken(1), FORGERS[0]!)).status).toBe(401); // count 1, then the reset fails: 2
+      const state = await healthz(s);
+      expect(state).toMatchObject({ service_token: "rejected", mode: "breaker", consecutive_rejections: 2 });
+      expect(state.message).toMatch(/HA_TOKEN was rejected/);
+      expect(ha5.stats.authMessages).toBe(2);
+      // threshold 5: anonymous clients may bring the count to 3, signed-in users to 4, never 5.
+      expect((await post(s, forgedToken(2), FORGERS[1]!)).status).toBe(401);
+      expect((await post(s, forgedToken(3), FORGERS[2]!)).status).toBe(503);
+      expect(ha5.stats.authMessages).toBe(3); // no second try with the rejected HA_TOKEN
+      expect(ha5.stats.failedLogins("127.0.0.1")).toBe(3);
+      expect(ha5.stats.bannedAddresses()).toEqual([]);
+    } finally {
+      await Promise.all(signers.splice(0).map((x) => x.close()));
+      await ha5.close();
+    }
   });
 
   test("failed-login counts: 0 for locally rejectable tokens, 1 for a single forged token", async () => {
