@@ -3,6 +3,7 @@
  * into validated, typed settings once, or into a list of problems that each name the
  * key, what is wrong and how to fix it. Nothing else in the signer looks at `env`.
  */
+import { precheckAccessToken } from "./home-assistant/access-token-precheck.js";
 
 export type Env = Record<string, unknown>;
 
@@ -41,6 +42,15 @@ export interface Settings {
   cacheMaxEntries: number;
   /** How long a Home Assistant verdict on an access token is reused at most. */
   haCacheSeconds: number;
+  /** Protection of the signer's address from Home Assistant's IP ban (home-assistant/ban-guard.ts). */
+  haGuard: {
+    /** HA_TOKEN: long-lived access token of a dedicated Home Assistant user, if given. */
+    serviceToken: string | undefined;
+    /** Home Assistant's login_attempts_threshold as assumed; undefined = it bans nobody. */
+    loginAttemptsThreshold: number | undefined;
+    rejectionsPerClient: number;
+    rejectionWindowSeconds: number;
+  };
 }
 
 export interface ConfigProblem {
@@ -215,6 +225,39 @@ function parseInteger(
   return value;
 }
 
+/** Default of HA_LOGIN_ATTEMPTS_THRESHOLD: the lowest value people use, so an unknown setting cannot get the signer banned. */
+export const DEFAULT_ASSUMED_LOGIN_ATTEMPTS_THRESHOLD = 3;
+
+function parseLoginAttemptsThreshold(env: Env, problems: ConfigProblem[]): number | undefined {
+  const raw = read(env, "HA_LOGIN_ATTEMPTS_THRESHOLD");
+  if (raw === undefined) return DEFAULT_ASSUMED_LOGIN_ATTEMPTS_THRESHOLD;
+  // Home Assistant bans nobody with a threshold below 1 (its default is -1).
+  if (/^(off|0|-1)$/i.test(raw)) return undefined;
+  const value = /^\d{1,4}$/.test(raw) ? Number(raw) : undefined;
+  if (value === undefined || value < 2 || value > 1000) {
+    problems.push({
+      key: "HA_LOGIN_ATTEMPTS_THRESHOLD",
+      message: `"${raw}" is not valid: set it to Home Assistant's http: login_attempts_threshold (2 to 1000), or "off" if Home Assistant bans nobody (its default); with 1 Home Assistant bans at the first rejected token, which no signer can avoid. The default assumes ${DEFAULT_ASSUMED_LOGIN_ATTEMPTS_THRESHOLD}.`,
+    });
+    return DEFAULT_ASSUMED_LOGIN_ATTEMPTS_THRESHOLD;
+  }
+  return value;
+}
+
+function parseServiceToken(env: Env, problems: ConfigProblem[]): string | undefined {
+  const token = read(env, "HA_TOKEN");
+  if (token === undefined) return undefined;
+  const check = precheckAccessToken(token, Math.floor(Date.now() / 1000));
+  if (!check.ok) {
+    problems.push({
+      key: "HA_TOKEN",
+      message: `${check.detail}: create a long-lived access token for a dedicated Home Assistant user (its profile page, "Long-lived access tokens") and store it with "wrangler secret put HA_TOKEN" or in the environment.`,
+    });
+    return undefined;
+  }
+  return token;
+}
+
 function parseFlag(env: Env, key: string, fallback: boolean, problems: ConfigProblem[]): boolean {
   const raw = read(env, key);
   if (raw === undefined) return fallback;
@@ -305,6 +348,12 @@ export function loadSettings(env: Env): SettingsResult {
   const rateLimitPerMinute = parseInteger(env, "RATE_LIMIT", 60, [1, 1_000_000], "count", problems);
   const cacheMaxEntries = parseInteger(env, "CACHE_MAX_ENTRIES", 10_000, [10, 1_000_000], "count", problems);
   const haCacheSeconds = parseInteger(env, "HA_CACHE_TTL", 300, [0, 3600], "s", problems);
+  const haGuard = {
+    serviceToken: parseServiceToken(env, problems),
+    loginAttemptsThreshold: parseLoginAttemptsThreshold(env, problems),
+    rejectionsPerClient: parseInteger(env, "HA_REJECTIONS_PER_CLIENT", 3, [1, 1000], "count", problems),
+    rejectionWindowSeconds: parseInteger(env, "HA_REJECTION_WINDOW", 600, [10, 86_400], "s", problems),
+  };
 
   const issuer = read(env, "JWT_ISSUER") ?? "homeassistant";
   const audience = list(read(env, "JWT_AUDIENCE") ?? "homeassistant");
@@ -369,6 +418,7 @@ export function loadSettings(env: Env): SettingsResult {
       accessRules,
       cacheMaxEntries,
       haCacheSeconds,
+      haGuard,
     },
   };
 }

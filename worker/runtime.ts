@@ -5,8 +5,11 @@
  */
 import type { Context } from "hono";
 import { describeProblems, loadBindings, loadSettings, type Env, type Settings } from "./config.js";
+import { createBanGuard, type BanGuard } from "./home-assistant/ban-guard.js";
 import { fetchCurrentUser, type HomeAssistantUser } from "./home-assistant/current-user.js";
 import { createIdentityLookup, type IdentityLookup } from "./home-assistant/identity-lookup.js";
+import { createServiceCredential } from "./home-assistant/service-credential.js";
+import { createUserDirectory, type UserDirectory } from "./home-assistant/user-directory.js";
 import { createRateLimiter, type RateLimiter } from "./http/rate-limit.js";
 import { importKeyRing, KeyError, type KeyRing } from "./tokens/keys.js";
 import { kvRevocationList, memoryRevocationList, type RevocationList } from "./tokens/revocation-list.js";
@@ -18,6 +21,10 @@ export interface Runtime {
   keys: KeyRing;
   verifier: Verifier;
   identity: IdentityLookup;
+  /** Everything that authenticates at Home Assistant goes through it (ip_ban protection). */
+  banGuard: BanGuard;
+  /** local_only / active, from Home Assistant's user list (needs an administrator's HA_TOKEN). */
+  userDirectory: UserDirectory;
   rateLimiter: RateLimiter;
   revocations: RevocationList;
   sessions: SessionIssuer;
@@ -54,6 +61,15 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
     ? kvRevocationList(revokedSessions, settings.cacheMaxEntries)
     : memoryRevocationList(settings.cacheMaxEntries);
   const fetchUser = options.fetchUser ?? ((s: Settings, token: string) => fetchCurrentUser(s.haWebSocketUrl, token, s.haTimeoutMs));
+  const { serviceToken, loginAttemptsThreshold, rejectionsPerClient, rejectionWindowSeconds } = settings.haGuard;
+  const banGuard = createBanGuard({
+    threshold: loginAttemptsThreshold,
+    rejectionsPerClient,
+    clientWindowSeconds: rejectionWindowSeconds,
+    maxClients: settings.cacheMaxEntries,
+    credential: serviceToken ? createServiceCredential(settings.haWebSocketUrl, serviceToken, settings.haTimeoutMs) : undefined,
+  });
+  const userDirectory = createUserDirectory(serviceToken ? banGuard : undefined);
   return {
     ok: true,
     runtime: {
@@ -61,10 +77,16 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
       keys,
       verifier: createVerifier(keys, { ...settings.jwt, cacheMaxEntries: settings.cacheMaxEntries }),
       identity: createIdentityLookup({
-        fetchUser: (token) => fetchUser(settings, token),
+        fetchUser: async (token, context) => {
+          const user = await banGuard.forward(context ?? { client: "unknown", trusted: false }, () => fetchUser(settings, token));
+          await userDirectory.admit(user.id);
+          return user;
+        },
         maxEntries: settings.cacheMaxEntries,
         maxCacheSeconds: settings.haCacheSeconds,
       }),
+      banGuard,
+      userDirectory,
       rateLimiter: createRateLimiter(settings.rateLimitPerMinute, settings.cacheMaxEntries),
       revocations,
       sessions: createSessionIssuer(keys, settings, revocations),

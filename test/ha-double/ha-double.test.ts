@@ -257,7 +257,7 @@ describe("WebSocket /api/websocket", () => {
     expect(d2.stats.failedLogins()).toBe(1);
   });
 
-  it("local-only user: allowed from loopback, 'User cannot authenticate remotely' from a remote address", async () => {
+  it("local-only user, 2023.12: WebSocket auth ignores local_only (auth_ok from a remote address too); REST refuses it remotely", async () => {
     const local = await double();
     const u = local.addUser({ local_only: true });
     expect((await authenticate(local, local.accessToken(u.id))).answer).toBe(AUTH_OK);
@@ -265,11 +265,54 @@ describe("WebSocket /api/websocket", () => {
     const remote = await double({ clientsAreRemote: true });
     const r = remote.addUser({ local_only: true });
     const t = remote.accessToken(r.id);
-    await expectAuthInvalid(remote, t, "User cannot authenticate remotely");
+    expect((await authenticate(remote, t)).answer).toBe(AUTH_OK);
+    expect(remote.stats.failedLogins()).toBe(0);
+    expect((await api(remote, t)).status).toBe(401); // HA: http/auth.py async_user_not_allowed_do_auth
     expect(remote.stats.failedLogins()).toBe(1);
-    expect((await api(remote, t)).status).toBe(401);
+  });
+
+  it("2026.5 behaviour: inactive and remote local-only users get auth_invalid with a translation key, each a failed login", async () => {
+    // (haVersion kept at V so that the helpers' frames match; the behaviour alone differs)
+    const remote = await double({ behaviour: "2026.5", clientsAreRemote: true, haVersion: V });
+    const localOnly = remote.addUser({ local_only: true });
+    const { c, answer } = await authenticate(remote, remote.accessToken(localOnly.id));
+    expect(answer).toBe('{"type":"auth_invalid","message":"user_cannot_authenticate_remotely"}');
+    expect((await c.closed).code).toBe(1000);
+    const gone = remote.addUser();
+    const goneToken = remote.accessToken(gone.id);
+    remote.setUserActive(gone.id, false);
+    await expectAuthInvalid(remote, goneToken, "user_not_active");
+    expect(remote.stats.failedLogins()).toBe(2);
     const normal = remote.addUser();
     expect((await authenticate(remote, remote.accessToken(normal.id))).answer).toBe(AUTH_OK);
+    expect(remote.stats.failedLogins()).toBe(0); // the auth_ok reset the count
+
+    const local = await double({ behaviour: "2026.5", haVersion: V });
+    const l = local.addUser({ local_only: true });
+    expect((await authenticate(local, local.accessToken(l.id))).answer).toBe(AUTH_OK);
+  });
+
+  it("config/auth/list: the user list with local_only for administrators, unauthorized for others", async () => {
+    const d = await double();
+    const admin = d.addUser({ id: "aa".repeat(16), name: "Admin", username: "admin", is_admin: true, is_owner: true });
+    const plain = d.addUser({ id: "bb".repeat(16), name: "Kid", username: "kid", is_admin: false, local_only: true });
+    const { c } = await authenticate(d, d.longLivedToken(admin.id));
+    c.send({ id: 1, type: "config/auth/list" });
+    expect(JSON.parse(await c.next())).toEqual({
+      id: 1,
+      type: "result",
+      success: true,
+      result: [
+        { id: admin.id, username: "admin", name: "Admin", is_owner: true, is_active: true, local_only: false, system_generated: false, group_ids: ["system-admin"], credentials: [{ type: "homeassistant" }] },
+        { id: plain.id, username: "kid", name: "Kid", is_owner: false, is_active: true, local_only: true, system_generated: false, group_ids: ["system-users"], credentials: [{ type: "homeassistant" }] },
+      ],
+    });
+    c.ws.close();
+    const { c: c2 } = await authenticate(d, d.accessToken(plain.id));
+    c2.send({ id: 1, type: "config/auth/list" });
+    expect(await c2.next()).toBe('{"id":1,"type":"result","success":false,"error":{"code":"unauthorized","message":"Unauthorized"}}');
+    c2.ws.close();
+    expect(d.stats.userListRequests).toBe(2);
   });
 
   it("ids must increase (id_reuse); unknown commands do not consume an id; malformed messages", async () => {
@@ -453,6 +496,40 @@ describe("failed logins and IP bans", () => {
     expect((await api(d, t)).status).toBe(403);
     d.unbanAll();
     expect((await api(d, t)).status).toBe(200);
+  });
+
+  it("counts per source address, consecutively: 127.0.0.2 is banned at the threshold, 127.0.0.1 is not; auth_ok resets only its own address", async () => {
+    const d = await double({ loginAttemptsThreshold: 3 });
+    const u = d.addUser();
+    const fromAddress = (localAddress: string, token: string) =>
+      new Promise<string>((resolve, reject) => {
+        const ws = new WebSocket(wsUrl(d), { localAddress });
+        const c = wrap(ws);
+        ws.once("unexpected-response", (_req, res) => {
+          resolve(`HTTP ${res.statusCode}`);
+          ws.terminate();
+        });
+        ws.once("error", reject);
+        ws.once("open", async () => {
+          await c.next();
+          c.send({ type: "auth", access_token: token });
+          resolve(await c.next());
+          ws.close();
+        });
+      });
+    expect(await fromAddress("127.0.0.2", "bad")).toBe(AUTH_INVALID);
+    expect(await fromAddress("127.0.0.2", "bad")).toBe(AUTH_INVALID);
+    expect(await fromAddress("127.0.0.1", "bad")).toBe(AUTH_INVALID);
+    expect(d.stats.failedLoginCounts()).toEqual({ "127.0.0.2": 2, "127.0.0.1": 1 });
+    // An auth_ok from 127.0.0.1 resets 127.0.0.1 only.
+    expect(await fromAddress("127.0.0.1", d.accessToken(u.id))).toBe(AUTH_OK);
+    expect(d.stats.failedLoginCounts()).toEqual({ "127.0.0.2": 2 });
+    expect(await fromAddress("127.0.0.2", "bad")).toBe(AUTH_INVALID);
+    expect(d.stats.bannedAddresses()).toEqual(["127.0.0.2"]);
+    // Banned for good: even a valid token's handshake is refused, from that address only.
+    expect(await fromAddress("127.0.0.2", d.accessToken(u.id))).toBe("HTTP 403");
+    expect(await fromAddress("127.0.0.1", d.accessToken(u.id))).toBe(AUTH_OK);
+    expect(d.stats.failedLoginEvents).toHaveLength(4);
   });
 
   it("a successful WS auth resets the counter, a successful REST request does not", async () => {

@@ -47,8 +47,22 @@ export interface DoubleUser {
   local_only: boolean;
 }
 
+/**
+ * Which Home Assistant the double answers as, where releases differ:
+ * - "2023.12": WebSocket auth only validates the token. A local-only user's token gets
+ *   auth_ok from any address (only REST and the login flow check local_only); a deactivated
+ *   user's token gets the generic "Invalid access token or password".
+ * - "2026.5": (core PR #168812) WebSocket auth also refuses an inactive user, and a local-only
+ *   user from a non-local address, with auth_invalid whose message is a translation key
+ *   ("user_not_active", "user_cannot_authenticate_remotely"); each is a failed login.
+ *   DOUBLE: read in the 2026 sources, not run; the exact keys are those in the notes.
+ */
+export type DoubleBehaviour = "2023.12" | "2026.5";
+
 export interface DoubleOptions {
-  haVersion?: string; // default "2023.12.4"
+  /** default "2023.12"; also sets the default haVersion ("2023.12.4" / "2026.5.0"). */
+  behaviour?: DoubleBehaviour;
+  haVersion?: string; // default "2023.12.4" (behaviour "2026.5": "2026.5.0")
   loginAttemptsThreshold?: number; // like http: login_attempts_threshold; default undefined = never ban
   /**
    * like http: cors_allowed_origins (CORS on /api/* and the other views).
@@ -93,11 +107,16 @@ export interface DoubleStats {
   authOk: number;
   authInvalid: number;
   currentUserRequests: number;
+  /** config/auth/list commands (answered or refused as unauthorized). */
+  userListRequests: number;
   /** HTTP requests to /api/* other than the WebSocket endpoint (counted on arrival, whatever the answer). */
   restRequests: number;
   /** POST /auth/token requests (counted on arrival). */
   tokenRequests: number;
-  failedLogins(address?: string): number; // HA's per-address failed-auth counter (sum when omitted)
+  /** HA's consecutive failed-login count of an address (sum when omitted); a WS auth_ok from that address resets it. */
+  failedLogins(address?: string): number;
+  /** The same counts for every address that has one. */
+  failedLoginCounts(): Record<string, number>;
   bannedAddresses(): string[];
   /** Every WS text frame sent and received on every connection in order (binary frames as "binary:<base64>"). */
   frames: Array<{ conn: number; dir: "in" | "out"; data: string }>;
@@ -119,6 +138,7 @@ export interface HomeAssistantDouble {
   createRefreshToken(userId: string, clientId?: string): { id: string; token: string };
   revokeRefreshToken(tokenOrId: string): void;
   setUserActive(userId: string, active: boolean): void;
+  setUserLocalOnly(userId: string, localOnly: boolean): void;
   setFault(f: Fault): void;
   readonly stats: DoubleStats;
   resetStats(): void;
@@ -259,6 +279,7 @@ const CMD_SCHEMAS: Record<string, MappingSchema> = {
     },
   },
   ping: { required: { id: { kind: "int" }, type: { kind: "literal", value: "ping" } } },
+  "config/auth/list": { required: { id: { kind: "int" }, type: { kind: "literal", value: "config/auth/list" } } },
   get_states: { required: { id: { kind: "int" }, type: { kind: "literal", value: "get_states" } } },
   get_config: { required: { id: { kind: "int" }, type: { kind: "literal", value: "get_config" } } },
   get_services: { required: { id: { kind: "int" }, type: { kind: "literal", value: "get_services" } } },
@@ -289,6 +310,7 @@ const AUTH_SCHEMA: MappingSchema = {
 
 class Double implements HomeAssistantDouble {
   private readonly haVersion: string;
+  private readonly behaviour: DoubleBehaviour;
   private readonly host: string;
   private readonly authTimeoutMs: number;
   private readonly corsOrigins: string[];
@@ -311,7 +333,8 @@ class Double implements HomeAssistantDouble {
   readonly stats: DoubleStats;
 
   constructor(private readonly opts: DoubleOptions) {
-    this.haVersion = opts.haVersion ?? DEFAULT_HA_VERSION;
+    this.behaviour = opts.behaviour ?? "2023.12";
+    this.haVersion = opts.haVersion ?? (this.behaviour === "2026.5" ? "2026.5.0" : DEFAULT_HA_VERSION);
     this.host = opts.host ?? "127.0.0.1";
     this.authTimeoutMs = opts.authTimeoutMs ?? 10_000;
     this.corsOrigins = opts.corsAllowedOrigins ?? ["https://cast.home-assistant.io"];
@@ -324,6 +347,7 @@ class Double implements HomeAssistantDouble {
       authOk: 0,
       authInvalid: 0,
       currentUserRequests: 0,
+      userListRequests: 0,
       restRequests: 0,
       tokenRequests: 0,
       failedLogins(address?: string): number {
@@ -331,6 +355,9 @@ class Double implements HomeAssistantDouble {
         let sum = 0;
         for (const n of failed.values()) sum += n;
         return sum;
+      },
+      failedLoginCounts(): Record<string, number> {
+        return Object.fromEntries(failed);
       },
       bannedAddresses(): string[] {
         return [...bans];
@@ -419,6 +446,7 @@ class Double implements HomeAssistantDouble {
     s.authOk = 0;
     s.authInvalid = 0;
     s.currentUserRequests = 0;
+    s.userListRequests = 0;
     s.restRequests = 0;
     s.tokenRequests = 0;
     s.frames.length = 0;
@@ -559,6 +587,10 @@ class Double implements HomeAssistantDouble {
     this.mustUser(userId).is_active = active;
   }
 
+  setUserLocalOnly(userId: string, localOnly: boolean): void {
+    this.mustUser(userId).local_only = localOnly;
+  }
+
   /** HA: AuthManager.async_validate_access_token (returns None for inactive users). */
   private validateAccessToken(token: string): RefreshTokenRec | null {
     const d = decodeUnverified(token);
@@ -576,8 +608,11 @@ class Double implements HomeAssistantDouble {
   private userNotAllowed(user: DoubleUser, remote: string): string | null {
     if (!user.is_active) return "User is not active";
     if (!user.local_only) return null;
-    const local = !this.opts.clientsAreRemote && isLocalAddress(remote);
-    return local ? null : "User cannot authenticate remotely";
+    return this.isLocal(remote) ? null : "User cannot authenticate remotely";
+  }
+
+  private isLocal(remote: string): boolean {
+    return !this.opts.clientsAreRemote && isLocalAddress(remote);
   }
 
   // ------------------------------------------------------------------ bans
@@ -1304,11 +1339,11 @@ class Double implements HomeAssistantDouble {
     const rt = typeof token === "string" && token !== "" ? this.validateAccessToken(token) : null;
     if (rt) {
       const user = this.mustUser(rt.userId);
-      const notAllowed = this.userNotAllowed(user, c.remote);
-      if (notAllowed) {
+      // HA 2023.12: websocket_api/auth.py never looks at local_only. 2026.5+: auth_util.py does.
+      if (this.behaviour === "2026.5" && user.local_only && !this.isLocal(c.remote)) {
         this.stats.authInvalid++;
-        this.wsSend(c, { type: "auth_invalid", message: notAllowed });
-        this.wrongLogin(c.remote, `ws: ${notAllowed}`);
+        this.wsSend(c, { type: "auth_invalid", message: "user_cannot_authenticate_remotely" });
+        this.wrongLogin(c.remote, "ws: user_cannot_authenticate_remotely");
         return this.wsClose(c, 1000);
       }
       c.phase = "command";
@@ -1321,8 +1356,9 @@ class Double implements HomeAssistantDouble {
     }
     // A valid, signed token of a deactivated user lands here (see inactiveUserWsMessage).
     let message = MSG_INVALID_AUTH;
-    if (typeof token === "string" && this.opts.inactiveUserWsMessage !== undefined && this.isInactiveUsersToken(token)) {
-      message = this.opts.inactiveUserWsMessage;
+    if (typeof token === "string" && this.isInactiveUsersToken(token)) {
+      if (this.behaviour === "2026.5") message = "user_not_active";
+      else if (this.opts.inactiveUserWsMessage !== undefined) message = this.opts.inactiveUserWsMessage;
     }
     this.stats.authInvalid++;
     this.wsSend(c, { type: "auth_invalid", message });
@@ -1426,6 +1462,28 @@ class Double implements HomeAssistantDouble {
       case "ping":
         this.wsSend(c, { id, type: "pong" });
         return;
+      case "config/auth/list": {
+        // HA: config/auth.py websocket_list, @require_admin -> Unauthorized -> "unauthorized".
+        this.stats.userListRequests++;
+        if (!this.mustUser(c.userId as string).is_admin) return this.sendError(c, id, "unauthorized", "Unauthorized");
+        // HA: _user_info(); group_ids stand for is_admin (system-admin / system-users).
+        this.sendResult(
+          c,
+          id,
+          [...this.users.values()].map((u) => ({
+            id: u.id,
+            username: u.username,
+            name: u.name,
+            is_owner: u.is_owner,
+            is_active: u.is_active,
+            local_only: u.local_only,
+            system_generated: false,
+            group_ids: [u.is_admin ? "system-admin" : "system-users"],
+            credentials: [{ type: "homeassistant" }],
+          })),
+        );
+        return;
+      }
       case "get_states":
         this.sendResult(c, id, []);
         return;

@@ -37,6 +37,8 @@ export interface SignerOptions {
   host?: string;
   /** workerd only: bind a (local, in-memory) KV namespace as REVOKED_SESSIONS, as wrangler.toml declares. Default true. */
   kv?: boolean;
+  /** Node only: peers allowed to set X-Forwarded-For (TRUSTED_PROXIES). Default none. */
+  trustedProxies?: string[];
 }
 
 export async function startWorkerdSigner(env: Record<string, string>, options: SignerOptions = {}): Promise<RunningSigner> {
@@ -55,7 +57,7 @@ export async function startWorkerdSigner(env: Record<string, string>, options: S
 
 export async function startNodeSigner(env: Record<string, string>, options: SignerOptions = {}): Promise<RunningSigner> {
   const host = options.host ?? "127.0.0.1";
-  const signer = await startNodeServer({ env, port: options.port ?? 0, host, trustedProxies: [] });
+  const signer = await startNodeServer({ env, port: options.port ?? 0, host, trustedProxies: options.trustedProxies ?? [] });
   return { url: `http://${host}:${signer.port}`, runtime: "node", close: () => signer.close() };
 }
 

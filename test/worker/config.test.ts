@@ -117,3 +117,35 @@ describe("loadSettings", () => {
     }
   });
 });
+
+describe("Home Assistant ban guard settings", () => {
+  const settingsOf = (env: Record<string, string>) => {
+    const result = loadSettings({ ...base, ...env });
+    if (!result.ok) throw new Error(describeProblems(result.problems));
+    return result.settings.haGuard;
+  };
+
+  test("defaults: no HA_TOKEN, threshold assumed 3, 3 rejections per client per 600 s", () => {
+    expect(settingsOf({})).toEqual({ serviceToken: undefined, loginAttemptsThreshold: 3, rejectionsPerClient: 3, rejectionWindowSeconds: 600 });
+  });
+
+  test("off / 0 / -1 mean Home Assistant bans nobody; 2..1000 are taken as given", () => {
+    for (const off of ["off", "OFF", "0", "-1"]) expect(settingsOf({ HA_LOGIN_ATTEMPTS_THRESHOLD: off }).loginAttemptsThreshold).toBeUndefined();
+    expect(settingsOf({ HA_LOGIN_ATTEMPTS_THRESHOLD: "5", HA_REJECTIONS_PER_CLIENT: "7", HA_REJECTION_WINDOW: "1h" })).toMatchObject({
+      loginAttemptsThreshold: 5,
+      rejectionsPerClient: 7,
+      rejectionWindowSeconds: 3600,
+    });
+  });
+
+  test.each([
+    ["HA_LOGIN_ATTEMPTS_THRESHOLD", "1"],
+    ["HA_LOGIN_ATTEMPTS_THRESHOLD", "three"],
+    ["HA_REJECTIONS_PER_CLIENT", "0"],
+    ["HA_REJECTION_WINDOW", "5"],
+    ["HA_TOKEN", "not-a-token"],
+  ])("%s=%s is refused with a message naming the key", (key, value) => {
+    const problems = problemsOf({ ...base, [key]: value });
+    expect(problems.map((p) => p.key)).toEqual([key]);
+  });
+});

@@ -32,6 +32,10 @@ describe.each(RUNTIMES)("signer on %s", (runtime) => {
       COOKIE_DOMAIN: ".example.com",
       HA_TIMEOUT: "1500",
       RATE_LIMIT: "1000",
+      // These tests send several rejected tokens in a row from one client; the ban guard that
+      // would hold them back has its own tests (ha-ban-guard.test.ts).
+      HA_LOGIN_ATTEMPTS_THRESHOLD: "off",
+      HA_REJECTIONS_PER_CLIENT: "1000",
     };
   }
 
@@ -225,18 +229,6 @@ describe.each(RUNTIMES)("signer on %s", (runtime) => {
     ])("Home Assistant %s → %i %s", async (_label, fault, status, code) => {
       ha.setFault(fault);
       await expectError(await post("/session", { Authorization: `Bearer ${ha.accessToken(plain.id)}` }), status, code);
-    });
-
-    test("a local-only user, seen from a non-local address, is refused with a message that says why", async () => {
-      const remoteHa = await startHomeAssistantDouble({ clientsAreRemote: true });
-      try {
-        const user = remoteHa.addUser({ name: "Local", local_only: true });
-        const s = await extraSigner({ ...(await baseEnv()), HA_URL: remoteHa.url });
-        const body = await expectError(await post("/session", { Authorization: `Bearer ${remoteHa.accessToken(user.id)}` }, s), 403, "user_local_only");
-        expect(body.message).toMatch(/local network/);
-      } finally {
-        await remoteHa.close();
-      }
     });
 
     test("rate limited per client address → 429 with Retry-After, no cookie", async () => {

@@ -1,8 +1,10 @@
 /** What can go wrong when asking Home Assistant who a token belongs to. */
 export type HomeAssistantFailure =
-  | "rejected" // auth_invalid: expired, revoked, garbage or of another installation
-  | "inactive" // auth_invalid "User is not active"
-  | "local_only" // auth_invalid "User cannot authenticate remotely"
+  | "rejected" // auth_invalid: expired, revoked, garbage, of another installation, or (2026.5+) a user HA refuses
+  | "inactive" // HA accepted the token, but its user directory says the user is deactivated
+  | "local_only" // HA accepted the token, but its user directory says the user may log in only locally
+  | "client_held_back" // not sent: this client's tokens were rejected too often (ban-guard.ts)
+  | "guard_held_back" // not sent: one more rejection could get the signer banned (ban-guard.ts)
   | "unreachable"
   | "timeout"
   | "protocol";
@@ -11,6 +13,8 @@ export class HomeAssistantError extends Error {
   constructor(
     readonly failure: HomeAssistantFailure,
     message: string,
+    /** For the held-back failures: when asking again may succeed. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = "HomeAssistantError";

@@ -9,19 +9,23 @@
  */
 import { BoundedCache } from "../bounded-cache.js";
 import { HA_LEEWAY_SECONDS } from "./access-token-precheck.js";
+import type { GuardContext } from "./ban-guard.js";
 import type { HomeAssistantUser } from "./current-user.js";
 import { HomeAssistantError } from "./errors.js";
 
 export interface IdentityLookup {
-  /** `expiresAt` is the token's own exp (unix seconds), from the pre-check. */
-  lookup(token: string, expiresAt: number, nowMs: number): Promise<HomeAssistantUser>;
+  /**
+   * `expiresAt` is the token's own exp (unix seconds), from the pre-check. `context` (who
+   * asks) is handed to fetchUser when the token has to go to Home Assistant (ban-guard.ts).
+   */
+  lookup(token: string, expiresAt: number, nowMs: number, context?: GuardContext): Promise<HomeAssistantUser>;
   /** Lookups that actually went to Home Assistant (for tests and the benchmark). */
   readonly lookups: number;
   readonly sizes: { accepted: number; refused: number; inFlight: number };
 }
 
 export function createIdentityLookup(options: {
-  fetchUser: (token: string) => Promise<HomeAssistantUser>;
+  fetchUser: (token: string, context?: GuardContext) => Promise<HomeAssistantUser>;
   maxEntries: number;
   maxCacheSeconds: number;
 }): IdentityLookup {
@@ -38,7 +42,7 @@ export function createIdentityLookup(options: {
     get sizes() {
       return { accepted: accepted.size, refused: refused.size, inFlight: inFlight.size };
     },
-    async lookup(token, expiresAt, now) {
+    async lookup(token, expiresAt, now, context) {
       // Keyed by the token itself: a SHA-256 per request costs ~100 µs on Node's WebCrypto
       // (docs/benchmarks.md), and the token is in this process's memory during the request anyway.
       const key = token;
@@ -51,7 +55,7 @@ export function createIdentityLookup(options: {
 
       lookups++;
       const promise = options
-        .fetchUser(token)
+        .fetchUser(token, context)
         .then(
           (user) => {
             const until = Math.min((expiresAt + HA_LEEWAY_SECONDS) * 1000, now + options.maxCacheSeconds * 1000);

@@ -5,7 +5,8 @@ import type { AppEnv } from "../runtime.js";
 export function healthRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.get("/healthz", (c) => {
-    const { settings, keys, revocations } = c.get("runtime");
+    const { settings, keys, revocations, banGuard, userDirectory } = c.get("runtime");
+    const directory = userDirectory.status;
     c.header("Cache-Control", "no-store");
     return c.json({
       status: "ok",
@@ -19,6 +20,15 @@ export function healthRoutes(): Hono<AppEnv> {
         revocations.kind === "kv"
           ? "kv"
           : "memory (this process or isolate only; on Workers bind a KV namespace as REVOKED_SESSIONS)",
+      ha_guard: {
+        ...banGuard.state,
+        rejections_per_client: settings.haGuard.rejectionsPerClient,
+        rejection_window: settings.haGuard.rejectionWindowSeconds,
+      },
+      local_only_check:
+        directory.check === "unavailable"
+          ? { status: "unavailable", reason: directory.reason, warning: "Local-only Home Assistant users get cookies that work from anywhere; give the signer an administrator's HA_TOKEN." }
+          : { status: directory.check },
     });
   });
   return routes;

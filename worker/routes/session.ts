@@ -14,10 +14,12 @@ import { HttpError } from "../http/errors.js";
 import type { AppEnv, ClientAddress } from "../runtime.js";
 import { presentedSession } from "./presented-session.js";
 
-const HA_FAILURES: Record<HomeAssistantFailure, { status: 401 | 403 | 502 | 504; code: string }> = {
+const HA_FAILURES: Record<HomeAssistantFailure, { status: 401 | 403 | 429 | 502 | 503 | 504; code: string }> = {
   rejected: { status: 401, code: "token_rejected" },
   inactive: { status: 403, code: "user_inactive" },
   local_only: { status: 403, code: "user_local_only" },
+  client_held_back: { status: 429, code: "too_many_rejected_tokens" },
+  guard_held_back: { status: 503, code: "ha_ban_guard" },
   unreachable: { status: 502, code: "ha_unreachable" },
   protocol: { status: 502, code: "ha_protocol" },
   timeout: { status: 504, code: "ha_timeout" },
@@ -61,17 +63,19 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
       );
     }
 
+    // A valid cookie of ours marks a signed-in user renewing (ban-guard.ts keeps a slot for them).
+    const previous = await presentedSession(c, { acceptBearer: false });
     let user;
     try {
-      user = await identity.lookup(token, check.expiresAt, now);
+      user = await identity.lookup(token, check.expiresAt, now, { client: clientAddress(c), trusted: previous.ok });
     } catch (error) {
       if (!(error instanceof HomeAssistantError)) throw error;
       const { status, code } = HA_FAILURES[error.failure];
-      throw new HttpError(status, code, error.message);
+      const wait = error.retryAfterSeconds;
+      throw new HttpError(status, code, error.message, wait === undefined ? {} : { "Retry-After": String(wait) });
     }
 
     // Another user's cookie in this browser (a user switch) stops working everywhere now.
-    const previous = await presentedSession(c, { acceptBearer: false });
     if (previous.ok && previous.claims.sub !== user.id) {
       await c.get("runtime").revocations.revoke(previous.claims.jti, previous.claims.exp, now);
     }

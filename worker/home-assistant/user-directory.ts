@@ -1,0 +1,106 @@
+/**
+ * Whether a user Home Assistant just accepted may hold a cookie at all: "can only log in
+ * from the local network" (local_only) and "active". `auth/current_user` reports neither;
+ * only `config/auth/list` does, and only to an administrator. So this needs HA_TOKEN of an
+ * administrator. A cookie works from anywhere, so a local-only user gets none.
+ *
+ * Home Assistant 2023.12 accepts a local-only user's token on the WebSocket from any
+ * address; 2026.5+ refuses it from a non-local address only, and the signer usually sits on
+ * the local network. Either way the decision has to be made here.
+ *
+ * The list is read once per HA_DIRECTORY_SECONDS at most (single flight). Without an
+ * administrator's HA_TOKEN the check is unavailable; `status` says so (healthz) and the
+ * signer issues cookies without it (docs/self-hosting.md explains the choice).
+ */
+import type { BanGuard } from "./ban-guard.js";
+import { HomeAssistantError } from "./errors.js";
+
+/** How long one copy of Home Assistant's user list is used at most. */
+export const HA_DIRECTORY_SECONDS = 10;
+
+interface DirectoryEntry {
+  is_active: boolean;
+  local_only: boolean;
+}
+
+export type DirectoryStatus =
+  | { check: "active" }
+  | { check: "pending" } // HA_TOKEN set, not used yet
+  | { check: "unavailable"; reason: string };
+
+export interface UserDirectory {
+  /** Throws HomeAssistantError("local_only" | "inactive" | "rejected" | transient) when the user may not hold a cookie. */
+  admit(userId: string): Promise<void>;
+  readonly status: DirectoryStatus;
+}
+
+function parseList(result: unknown): Map<string, DirectoryEntry> | undefined {
+  if (!Array.isArray(result)) return undefined;
+  const users = new Map<string, DirectoryEntry>();
+  for (const item of result) {
+    const u = item as Record<string, unknown> | null;
+    if (!u || typeof u !== "object" || typeof u.id !== "string") return undefined;
+    if (typeof u.is_active !== "boolean") return undefined;
+    // Older Home Assistant releases have no local_only at all: nobody is local-only there.
+    if (u.local_only !== undefined && typeof u.local_only !== "boolean") return undefined;
+    users.set(u.id, { is_active: u.is_active, local_only: u.local_only === true });
+  }
+  return users;
+}
+
+export function createUserDirectory(guard: BanGuard | undefined, log = (message: string) => console.warn(`[jwt-cookie] ${message}`)): UserDirectory {
+  let status: DirectoryStatus = guard ? { check: "pending" } : { check: "unavailable", reason: "HA_TOKEN is not set" };
+  let copy: { users: Map<string, DirectoryEntry>; until: number } | undefined;
+  let reading: Promise<Map<string, DirectoryEntry> | undefined> | undefined;
+  let warned = false;
+
+  function unavailable(reason: string): undefined {
+    status = { check: "unavailable", reason };
+    if (!warned) {
+      warned = true;
+      log(`Local-only users cannot be recognised: ${reason}. They get cookies that work from anywhere; give the signer an administrator's HA_TOKEN (see docs/self-hosting.md).`);
+    }
+    return undefined;
+  }
+
+  async function read(): Promise<Map<string, DirectoryEntry> | undefined> {
+    const answer = await guard!.serviceCommand("config/auth/list");
+    if (!answer.success) {
+      if (answer.code === "unauthorized") return unavailable("HA_TOKEN's user is not an administrator (config/auth/list is admin-only)");
+      throw new HomeAssistantError("protocol", `Home Assistant refused config/auth/list (${answer.code}).`);
+    }
+    const users = parseList(answer.result);
+    if (!users) throw new HomeAssistantError("protocol", "Home Assistant answered config/auth/list with an unexpected shape.");
+    status = { check: "active" };
+    copy = { users, until: Date.now() + HA_DIRECTORY_SECONDS * 1000 };
+    return users;
+  }
+
+  return {
+    get status() {
+      return status;
+    },
+    async admit(userId) {
+      if (!guard || status.check === "unavailable") return;
+      let users = copy && copy.until > Date.now() ? copy.users : undefined;
+      if (!users) {
+        reading ??= read().finally(() => {
+          reading = undefined;
+        });
+        users = await reading;
+        if (!users) return; // unavailable: reported once above
+      }
+      const entry = users.get(userId);
+      if (!entry) {
+        throw new HomeAssistantError("rejected", "Home Assistant accepted the token, but its user is not in Home Assistant's user list (deleted a moment ago?).");
+      }
+      if (!entry.is_active) throw new HomeAssistantError("inactive", "Home Assistant says this user is deactivated.");
+      if (entry.local_only) {
+        throw new HomeAssistantError(
+          "local_only",
+          'This Home Assistant user may log in only from the local network ("Can only log in from the local network"), and a cookie works from anywhere, so the signer issues none. Turn that option off for this user to use the signer.',
+        );
+      }
+    },
+  };
+}
