@@ -127,10 +127,10 @@ export async function measureProxies(
         const plainPort = await freePort();
         const common = ["--host", BENCH_HOST, "--upstream", upstream.url, "--listen", `127.0.0.1:${authPort}`];
         if (proxy === "caddy") {
-          const site = generated(["caddy", ...common, "--signer", options.signerUrl], options.env);
+          const site = generated(["caddy", ...common, "--check", "signer", "--signer", options.signerUrl], options.env);
           running = await startCaddy([site, plain.caddy(plainPort, upstream.url)], [authPort, plainPort]);
         } else if (proxy === "nginx") {
-          const server = generated(["nginx", ...common, "--signer", options.signerUrl], options.env);
+          const server = generated(["nginx", ...common, "--check", "signer", "--signer", options.signerUrl], options.env);
           running = await startNginx([server, plain.nginx(plainPort, upstream.url)], [authPort, plainPort]);
         } else {
           const config = generated(["haproxy", ...common, "--public-url", options.signerUrl, "--pem-path", pemPath], options.env);

@@ -47,8 +47,12 @@ export function generateProxyConfig(argv: string[], env: Env, keys?: SignerKey[]
   const { settings, warnings } = parsed;
   let request = parsed.request;
   const files: OutFile[] = [];
-  if (needsSignerKeys(request)) {
-    if (!keys || keys.length === 0) return { ok: false, error: `--out needs the signer's public keys (fetched from ${request.signer}).` };
+  if (needsSignerKeys(request) && request.proxy === "haproxy" && (!keys || keys.length === 0)) {
+    return { ok: false, error: `--out needs the signer's public keys (fetched from ${request.signer}).` };
+  }
+  // nginx's server block does not depend on the keys (docs show it without them); its
+  // script and jwt-cookie.json come with them.
+  if (needsSignerKeys(request) && keys && keys.length > 0) {
     if (request.proxy === "haproxy") {
       files.push(...keys.map((key) => ({ path: `${KEYS_SUBDIR}/${key.kid}.pem`, content: key.pem })));
       request = { ...request, pemPaths: keys.map((key) => `${request.out}/${KEYS_SUBDIR}/${key.kid}.pem`) };

@@ -34,7 +34,7 @@ export async function fetchSignerKeys(signer: string, fetchImpl: typeof fetch = 
       const kid = await calculateJwkThumbprint({ kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y });
       if (jwk.kid !== undefined && jwk.kid !== kid) throw new Error(`${url}: key "${String(jwk.kid)}" is not named by its thumbprint (${kid}).`);
       const key = await importJWK({ kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y }, "ES256", { extractable: true });
-      return { kid, pem: await exportSPKI(key as CryptoKey) };
+      return { kid, pem: `${(await exportSPKI(key as CryptoKey)).trimEnd()}\n` };
     }),
   );
 }
