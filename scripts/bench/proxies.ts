@@ -2,8 +2,8 @@
  * Part 6: the cost of authentication per real proxy. Each proxy runs once, as one process,
  * with two sites on two loopback ports in front of the same upstream (a tiny node:http
  * server answering 200): the authenticated site exactly as `npm run proxy-config` generates
- * it (Caddy forward_auth and nginx auth_request asking the Node signer's /verify; HAProxy
- * checking the JWT itself with jwt_verify), and a plain pass-through site with no auth at
+ * it (Caddy forward_auth and nginx auth_request asking the Node signer's /verify; nginx
+ * with njs and HAProxy with jwt_verify checking the JWT themselves), and a plain pass-through site with no auth at
  * all. Same requests (a valid cookie), same concurrency, alternating rounds.
  * Processes come from the proxy tests' helpers: temp dirs, random ports, stopped by PID.
  */
@@ -15,12 +15,13 @@ import { join } from "node:path";
 import { generateProxyConfig } from "../proxy-config/generate.js";
 import { freePort } from "../../test/proxies/support/processes.js";
 import { startCaddy, startHaproxy, startNginx, type RunningProxy } from "../../test/proxies/support/proxies.js";
+import { buildProxyConfig, writeOutDir } from "../proxy-config/out-dir.js";
 import { compareHttp, ratioOfRounds, type Plan, type VariantStats } from "./ab.js";
 import type { LoadGenerator } from "./http-load.js";
 
 export const BENCH_HOST = "bench.example.test";
 
-export type ProxyKind = "caddy" | "nginx" | "haproxy";
+export type ProxyKind = "caddy" | "nginx" | "nginx-native" | "haproxy";
 
 export interface ProxyResult {
   proxy: ProxyKind;
@@ -106,6 +107,7 @@ backend bench_plain_upstream
 const HOW: Record<ProxyKind, string> = {
   caddy: "Caddy forward_auth → Node signer /verify",
   nginx: "nginx auth_request → Node signer /verify",
+  "nginx-native": "nginx njs (no signer call)",
   haproxy: "HAProxy jwt_verify (no signer call)",
 };
 
@@ -119,7 +121,7 @@ export async function measureProxies(
   writeFileSync(pemPath, options.publicKeyPem);
   const results: Array<ProxyResult | ProxyFailure> = [];
   try {
-    for (const proxy of ["caddy", "nginx", "haproxy"] as const) {
+    for (const proxy of ["caddy", "nginx", "nginx-native", "haproxy"] as const) {
       let running: RunningProxy | undefined;
       let jwtQueries: number | undefined;
       try {
@@ -127,11 +129,18 @@ export async function measureProxies(
         const plainPort = await freePort();
         const common = ["--host", BENCH_HOST, "--upstream", upstream.url, "--listen", `127.0.0.1:${authPort}`];
         if (proxy === "caddy") {
-          const site = generated(["caddy", ...common, "--signer", options.signerUrl], options.env);
+          const site = generated(["caddy", ...common, "--check", "signer", "--signer", options.signerUrl], options.env);
           running = await startCaddy([site, plain.caddy(plainPort, upstream.url)], [authPort, plainPort]);
         } else if (proxy === "nginx") {
-          const server = generated(["nginx", ...common, "--signer", options.signerUrl], options.env);
+          const server = generated(["nginx", ...common, "--check", "signer", "--signer", options.signerUrl], options.env);
           running = await startNginx([server, plain.nginx(plainPort, upstream.url)], [authPort, plainPort]);
+        } else if (proxy === "nginx-native") {
+          // As a user sets it up: --out DIR (keys fetched from the signer), include DIR/*.conf.
+          const outDir = join(keyDir, "nginx-native");
+          const built = await buildProxyConfig(["nginx", ...common, "--check", "native", "--signer", options.signerUrl, "--out", outDir], options.env);
+          if (!built.ok) throw new Error(built.error);
+          writeOutDir(built);
+          running = await startNginx([`include ${outDir}/*.conf;`, plain.nginx(plainPort, upstream.url)], [authPort, plainPort], { njs: true });
         } else {
           const config = generated(["haproxy", ...common, "--public-url", options.signerUrl, "--pem-path", pemPath], options.env);
           jwtQueries = config.match(/jwt_(payload|header)_query\(/g)?.length ?? 0;

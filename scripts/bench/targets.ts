@@ -10,6 +10,8 @@ export const TARGETS = {
   /** Bytes (1 kB = 1,000 bytes), gzip -9. */
   frontendGzipBytes: 15_000,
   workerGzipBytes: 60_000,
+  /** Issue 9: authenticated / unauthenticated throughput of the native checkers. */
+  nativeProxyVsPlain: 0.8,
 } as const;
 
 export interface Judgement {

@@ -6,7 +6,8 @@
 import { commandLine, IDENTITY_HEADER_ALIASES, IDENTITY_HEADERS, type ProxyConfigRequest } from "./request.js";
 
 export function caddyConfig(request: ProxyConfigRequest): string {
-  const { host, listen, signer, upstream } = request;
+  const { host, listen, upstream } = request;
+  const signer = request.checker;
   const site = listen ? `http://${host}:${listen.port}` : host;
   const strip = [...IDENTITY_HEADERS, ...IDENTITY_HEADER_ALIASES].map((name) => `\t\trequest_header -${name}`);
   return `# jwt-cookie: ${host} for people signed in with Home Assistant.

@@ -1,11 +1,13 @@
 /**
- * nginx (open source): auth_request to the signer's /verify?redirect=false. The auth
+ * nginx (open source), --check signer or local: auth_request to /verify?redirect=false of
+ * the signer or of the local verifier (which answers exactly as the signer does). The auth
  * subrequest may only answer 2xx/401/403, so the redirect to sign-in is nginx's own
  * error_page 401, to the URL the signer put in X-Sign-In-Url (nginx cannot URL-encode
  * rd itself). The host the signer sees is written in literally: a request with a foreign
  * Host header that lands in this (default) server must not pick another host's ACCESS_RULES.
  */
-import { commandLine, IDENTITY_HEADERS, slug, type ProxyConfigRequest } from "./request.js";
+import { nginxNativeConfig } from "./nginx-native.js";
+import { commandLine, IDENTITY_HEADERS, slug, type ProxyConfigRequest, type ProxySettings } from "./request.js";
 
 const VERIFY_LOCATION = "/.jwt-cookie/verify";
 
@@ -13,18 +15,68 @@ function headerVariable(name: string): string {
   return `$upstream_http_${name.toLowerCase().replace(/-/g, "_")}`;
 }
 
-export function nginxConfig(request: ProxyConfigRequest): string {
-  const { host, listen, signer, upstream } = request;
+/** The host as the visitor's browser writes it: with the port unless it is the scheme's own. */
+export function visitorAuthority(request: ProxyConfigRequest): { scheme: "http" | "https"; authority: string } {
+  const { host, listen } = request;
   const port = listen?.port ?? 443;
   const scheme = listen ? "http" : "https";
   const standardPort = (scheme === "http" && port === 80) || (scheme === "https" && port === 443);
-  const forwardedHost = standardPort ? host : `${host}:${port}`;
+  return { scheme, authority: standardPort ? host : `${host}:${port}` };
+}
+
+export const indent = (lines: string[], depth: number): string => lines.map((line) => `${"    ".repeat(depth)}${line}`).join("\n");
+
+/** listen/ssl lines of the protected server block, and the port-80 redirect block for HTTPS. */
+export function serverFrame(request: ProxyConfigRequest): { listenLines: string[]; httpsRedirect: string } {
+  const { host, listen } = request;
+  const listenLines = listen
+    ? [`listen ${listen.address ? `${listen.address}:` : ""}${listen.port};`]
+    : [
+        "listen 443 ssl;",
+        "listen [::]:443 ssl;",
+        `ssl_certificate     /etc/letsencrypt/live/${host}/fullchain.pem;`,
+        `ssl_certificate_key /etc/letsencrypt/live/${host}/privkey.pem;`,
+      ];
+  const httpsRedirect = listen
+    ? ""
+    : `
+server {
+    listen 80;
+    listen [::]:80;
+    server_name ${host};
+    return 301 https://$host$request_uri;
+}
+`;
+  return { listenLines, httpsRedirect };
+}
+
+/** The proxy_set_header lines after the identity headers: the upstream's view, WebSockets. */
+export function upstreamHeaderLines(connection: string): string[] {
+  return [
+    "proxy_set_header Host $host;",
+    "proxy_set_header X-Forwarded-Proto $scheme;",
+    "proxy_set_header X-Forwarded-Host $http_host;",
+    "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+    "proxy_http_version 1.1;",
+    "proxy_set_header Upgrade $http_upgrade;",
+    `proxy_set_header Connection ${connection};`,
+  ];
+}
+
+export function nginxConfig(request: ProxyConfigRequest, settings: ProxySettings): string {
+  return request.check === "native" ? nginxNativeConfig(request, settings) : nginxForwardAuthConfig(request);
+}
+
+function nginxForwardAuthConfig(request: ProxyConfigRequest): string {
+  const { host, upstream } = request;
+  const signer = request.checker;
+  const { scheme, authority: forwardedHost } = visitorAuthority(request);
   const signerHttps = signer.startsWith("https:");
   const signerUrl = new URL(signer);
   const signerPath = signerUrl.pathname.replace(/\/$/, "");
   // One upstream block per protected host (names must be unique when several hosts' configs
   // are combined), with keepalive: otherwise every auth check opens a new TCP connection.
-  const signerUpstream = `jwt_cookie_signer_${slug(host)}`;
+  const signerUpstream = `jwt_cookie_${request.check === "local" ? "verifier" : "signer"}_${slug(host)}`;
   const connection = `$jwt_cookie_connection_${slug(host)}`;
   const variables = IDENTITY_HEADERS.map((name) => [name, `$jwt_cookie_${name.slice("Remote-".length).toLowerCase()}`] as const);
 
@@ -50,32 +102,14 @@ export function nginxConfig(request: ProxyConfigRequest): string {
         ]
       : []),
   ];
-  const indent = (lines: string[], depth: number) => lines.map((line) => `${"    ".repeat(depth)}${line}`).join("\n");
-
-  const listenLines = listen
-    ? [`listen ${listen.address ? `${listen.address}:` : ""}${listen.port};`]
-    : [
-        "listen 443 ssl;",
-        "listen [::]:443 ssl;",
-        `ssl_certificate     /etc/letsencrypt/live/${host}/fullchain.pem;`,
-        `ssl_certificate_key /etc/letsencrypt/live/${host}/privkey.pem;`,
-      ];
-  const httpsRedirect = listen
-    ? ""
-    : `
-server {
-    listen 80;
-    listen [::]:80;
-    server_name ${host};
-    return 301 https://$host$request_uri;
-}
-`;
+  const { listenLines, httpsRedirect } = serverFrame(request);
+  const who = request.check === "local" ? "The local verifier" : "The signer";
 
   return `# jwt-cookie: ${host} for people signed in with Home Assistant.
 # Generated by: ${commandLine(request)}
 # Server blocks for the http context, e.g. /etc/nginx/conf.d/${host}.conf.
 
-# The signer, with kept-alive connections (nginx resolves its name when it starts).
+# ${who}, with kept-alive connections (nginx resolves its name when it starts).
 upstream ${signerUpstream} {
     server ${signerUrl.hostname.includes(":") ? `[${signerUrl.hostname}]` : signerUrl.hostname}:${signerUrl.port || (signerHttps ? 443 : 80)};
     keepalive 16;
@@ -100,13 +134,7 @@ ${indent(variables.map(([name, variable]) => `auth_request_set ${variable} ${hea
         # under these names (an empty value sends none); underscore spellings such as
         # Remote_User are dropped by nginx itself (underscores_in_headers off).
 ${indent(variables.map(([name, variable]) => `proxy_set_header ${name} ${variable};`), 2)}
-        proxy_set_header Host $host;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Forwarded-Host $http_host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_http_version 1.1;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection ${connection};
+${indent(upstreamHeaderLines(connection), 2)}
         proxy_pass ${upstream.origin};
     }
 

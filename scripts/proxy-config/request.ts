@@ -6,9 +6,31 @@
  */
 import { isValidHostname, loadSettings, parseOrigin, type AccessRule, type Env } from "../../worker/config.js";
 import { ruleFor } from "../../worker/http/access-rules.js";
+import type { RedirectPolicy } from "../../worker/http/redirect-allowlist.js";
 
 export const PROXIES = ["caddy", "nginx", "traefik", "haproxy"] as const;
 export type ProxyName = (typeof PROXIES)[number];
+
+/**
+ * Where the cookie is checked: "native" inside the proxy with public keys only (nginx with
+ * njs, HAProxy), "local" by forward auth to the local verifier next to the proxy
+ * (npm run verifier), "signer" by forward auth to the signer itself (a hop per request).
+ */
+export const CHECKS = ["native", "local", "signer"] as const;
+export type CheckMode = (typeof CHECKS)[number];
+
+/** The modes each proxy offers, its default (the form without a hop per request) first. */
+export const CHECKS_BY_PROXY: Record<ProxyName, readonly CheckMode[]> = {
+  nginx: ["native", "local", "signer"],
+  haproxy: ["native"],
+  caddy: ["local", "signer"],
+  traefik: ["local", "signer"],
+};
+
+export const DEFAULT_SIGNER = "http://127.0.0.1:8787";
+export const DEFAULT_VERIFIER = "http://127.0.0.1:8788";
+/** Where nginx's native check keeps its script, settings and keys unless --out says otherwise. */
+export const DEFAULT_NGINX_DIR = "/etc/nginx/jwt-cookie";
 
 /** The identity headers /verify answers with and the upstream receives. */
 export const IDENTITY_HEADERS = ["Remote-User", "Remote-Name", "Remote-Groups"] as const;
@@ -29,10 +51,20 @@ export interface ProxyConfigRequest {
   host: string;
   /** Where the proxy sends allowed requests, e.g. http://127.0.0.1:3000. */
   upstream: URL;
-  /** The signer's origin as the proxy reaches it (forward auth to /verify). */
+  /** How the proxy checks the cookie. */
+  check: CheckMode;
+  /** The signer's origin as the proxy (or the generator, for keys) reaches it. */
   signer: string;
-  /** HAProxy: the signer's origin as browsers reach it (the sign-in page). */
+  /** The local verifier's origin (--check local). */
+  verifier: string;
+  /** Forward auth: the origin whose /verify the proxy asks (the verifier or the signer). */
+  checker: string;
+  /** Native checks: the signer's origin as browsers reach it (the sign-in page). */
   publicUrl: string;
+  /** --out: the directory that gets the config and every file it references. */
+  out: string | undefined;
+  /** nginx native: where the njs script, its settings and keys/ live (--out, else the default). */
+  nginxDir: string;
   /** Plain HTTP on this address instead of HTTPS on 443 (tests, or TLS terminated in front). */
   listen: Listen | undefined;
   /** HAProxy: the signer's public key file(s) (/public-key.pem); several while keys rotate. */
@@ -48,8 +80,10 @@ export interface ProxySettings {
   cookieName: string;
   issuer: string;
   audience: string[];
-  /** ACCESS_RULES' rule for this host, for proxies that check the JWT themselves (HAProxy). */
+  /** ACCESS_RULES' rule for this host, for proxies that check the JWT themselves. */
   accessRule: AccessRule | undefined;
+  /** The redirect policy, for native checks to decide where a browser may come back to. */
+  redirectPolicy: RedirectPolicy;
 }
 
 export type ParseResult =
@@ -60,21 +94,38 @@ export const USAGE = `Usage: npm run proxy-config -- <caddy|nginx|traefik|haprox
 
   --host <name>          the protected service's host name, e.g. grafana.example.com
   --upstream <url>       where the service listens, e.g. http://127.0.0.1:3000
-  --signer <url>         caddy, nginx, traefik: the signer as the proxy reaches it
-                         (default http://127.0.0.1:8787)
-  --public-url <url>     haproxy: the signer as browsers reach it (default PUBLIC_URL)
+  --check <mode>         where the cookie is checked (default: the first the proxy offers)
+                           native  inside the proxy, public keys only (nginx with njs, haproxy)
+                           local   forward auth to the local verifier (nginx, caddy, traefik)
+                           signer  forward auth to the signer, a hop per request (nginx, caddy, traefik)
+  --signer <url>         the signer as this machine reaches it: --check signer asks its /verify,
+                         --out fetches its public keys (default http://127.0.0.1:8787)
+  --verifier <url>       --check local: the local verifier (default http://127.0.0.1:8788)
+  --public-url <url>     --check native: the signer as browsers reach it (default PUBLIC_URL)
+  --out <dir>            write the config and every file it references (nginx native: the njs
+                         script, its settings, the signer's public keys) into this directory
   --listen <[addr:]port> plain HTTP on this address instead of HTTPS on 443 (caddy, nginx, haproxy)
-  --pem-path <file>      haproxy: the signer's /public-key.pem saved here (repeat during a key
-                         rotation; default /etc/haproxy/jwt-cookie.pem)
+  --pem-path <file>      haproxy without --out: the signer's /public-key.pem saved here (repeat
+                         during a key rotation; default /etc/haproxy/jwt-cookie.pem)
   --entrypoint <name>    traefik: the entry point (default websecure)
   --docker-labels        traefik: print Docker labels instead of file-provider YAML
 
 Settings (COOKIE_NAME, JWT_ISSUER, JWT_AUDIENCE, PUBLIC_URL, ACCESS_RULES) are read from the
 environment and .dev.vars, exactly as the signer reads them.`;
 
-const FLAGS_WITH_VALUE = new Set(["--host", "--upstream", "--signer", "--public-url", "--listen", "--pem-path", "--entrypoint"]);
+const FLAGS_WITH_VALUE = new Set([
+  "--host",
+  "--upstream",
+  "--check",
+  "--signer",
+  "--verifier",
+  "--public-url",
+  "--out",
+  "--listen",
+  "--pem-path",
+  "--entrypoint",
+]);
 const BOOLEAN_FLAGS = new Set(["--docker-labels"]);
-const DEFAULT_SIGNER = "http://127.0.0.1:8787";
 const DEFAULT_PEM_PATH = "/etc/haproxy/jwt-cookie.pem";
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]{1,255}$/;
 // Values that are written into configs: no quotes, spaces, $ or control characters.
@@ -103,7 +154,7 @@ export function proxySettingsFrom(env: Env, host: string): { ok: true; settings:
   if (!loaded.ok) {
     return { ok: false, error: `The signer's settings are invalid:\n${loaded.problems.map((p) => `  ${p.key} ${p.message}`).join("\n")}` };
   }
-  const { cookie, jwt, accessRules, publicUrl } = loaded.settings;
+  const { cookie, jwt, accessRules, publicUrl, haUrl, redirectAllowlist } = loaded.settings;
   for (const [key, value] of [["JWT_ISSUER", jwt.issuer], ...jwt.audience.map((a) => ["JWT_AUDIENCE", a])] as const) {
     if (!SAFE_VALUE.test(value)) {
       return { ok: false, error: `${key} "${value}" contains characters a proxy config cannot hold safely: use letters, digits and . _ ~ : / @ + -.` };
@@ -115,7 +166,8 @@ export function proxySettingsFrom(env: Env, host: string): { ok: true; settings:
       return { ok: false, error: `ACCESS_RULES for ${host}: "${value}" is not a role or user id (letters, digits, _ and - only).` };
     }
   }
-  return { ok: true, settings: { cookieName: cookie.name, issuer: jwt.issuer, audience: jwt.audience, accessRule }, publicUrl };
+  const redirectPolicy: RedirectPolicy = { cookie: { domain: cookie.domain }, haUrl, publicUrl, redirectAllowlist };
+  return { ok: true, settings: { cookieName: cookie.name, issuer: jwt.issuer, audience: jwt.audience, accessRule, redirectPolicy }, publicUrl };
 }
 
 /** Parses `<proxy> --host … --upstream … [options]` against the signer's settings in `env`. */
@@ -152,9 +204,29 @@ export function parseProxyConfigArgs(argv: string[], env: Env): ParseResult {
   const upstream = parseUpstream(upstreamRaw);
   if (!upstream) return fail(`--upstream "${upstreamRaw}" is not an http(s) URL without path, e.g. http://127.0.0.1:3000.`);
 
+  const offered = CHECKS_BY_PROXY[proxy as ProxyName];
+  const checkRaw = single("--check") ?? offered[0]!;
+  if (!(CHECKS as readonly string[]).includes(checkRaw)) return fail(`--check "${checkRaw}" is not one of ${CHECKS.join(", ")}.`);
+  const check = checkRaw as CheckMode;
+  if (!offered.includes(check)) {
+    const why =
+      check === "native"
+        ? `${proxy} cannot check a JWT itself as Debian packages it; --check local puts the local verifier next to it`
+        : "HAProxy checks the JWT itself (jwt_verify); it has no forward auth without Lua";
+    return fail(`--check ${check} does not apply to ${proxy}: ${why}. ${proxy} offers ${offered.join(", ")}.`);
+  }
+
   const signerRaw = single("--signer") ?? DEFAULT_SIGNER;
   const signer = parseOrigin(signerRaw.replace(/\/+$/, ""));
   if (!signer) return fail(`--signer "${signerRaw}" is not an origin such as http://127.0.0.1:8787 or https://auth.example.com.`);
+  const verifierRaw = single("--verifier");
+  if (verifierRaw !== undefined && check !== "local") return fail("--verifier applies to --check local only.");
+  const verifier = parseOrigin((verifierRaw ?? DEFAULT_VERIFIER).replace(/\/+$/, ""));
+  if (!verifier) return fail(`--verifier "${verifierRaw}" is not an origin such as http://127.0.0.1:8788.`);
+
+  const outRaw = single("--out");
+  const out = outRaw?.replace(/(.)\/+$/, "$1");
+  if (out !== undefined && !SAFE_PATH.test(out)) return fail(`--out "${outRaw}" must be an absolute directory path of letters, digits and . _ / -.`);
 
   const loaded = proxySettingsFrom(env, host);
   if (!loaded.ok) return { ok: false, error: loaded.error };
@@ -163,25 +235,28 @@ export function parseProxyConfigArgs(argv: string[], env: Env): ParseResult {
     return { ok: false, error: `COOKIE_NAME "${loaded.settings.cookieName}": HAProxy configs need a cookie name of letters, digits and . _ - only.` };
   }
 
-  // Only HAProxy builds the sign-in URL itself; with forward auth the signer does, from
-  // its own PUBLIC_URL (else from the address the proxy reached it at).
+  // Native checks build the sign-in URL themselves; with forward auth the signer (or the
+  // local verifier, from the signer's settings) does, from the signer's own PUBLIC_URL.
   const publicRaw = single("--public-url");
-  if (publicRaw !== undefined && proxy !== "haproxy") {
-    return fail("--public-url applies to haproxy only: with forward auth the signer builds the sign-in URL from its own PUBLIC_URL setting.");
+  if (publicRaw !== undefined && check !== "native") {
+    return fail("--public-url applies to --check native only: with forward auth the signer builds the sign-in URL from its own PUBLIC_URL setting.");
   }
   let publicUrl = loaded.publicUrl;
   if (publicRaw !== undefined) {
     publicUrl = parseOrigin(publicRaw.replace(/\/+$/, ""));
     if (!publicUrl) return fail(`--public-url "${publicRaw}" is not an origin such as https://auth.example.com.`);
   }
-  if (loaded.publicUrl === undefined && proxy !== "haproxy") {
+  if (loaded.publicUrl === undefined && check === "signer") {
     warnings.push(
       `PUBLIC_URL is not set: the signer will send browsers to the address ${proxy} reaches it at (${signer}/login). Set PUBLIC_URL in the signer to its external address.`,
     );
   }
+  if (loaded.publicUrl === undefined && check === "local") {
+    warnings.push("PUBLIC_URL is not set: set it in the signer to its external address, or the local verifier cannot send browsers to the sign-in page.");
+  }
   if (publicUrl === undefined) {
     publicUrl = signer;
-    if (proxy === "haproxy") warnings.push(`Neither PUBLIC_URL nor --public-url is set: browsers are sent to ${signer}/login.`);
+    if (check === "native") warnings.push(`Neither PUBLIC_URL nor --public-url is set: browsers are sent to ${signer}/login.`);
   }
 
   const listenRaw = single("--listen");
@@ -191,8 +266,14 @@ export function parseProxyConfigArgs(argv: string[], env: Env): ParseResult {
 
   const pemPaths = values.get("--pem-path") ?? [];
   if (pemPaths.length > 0 && proxy !== "haproxy") return fail("--pem-path applies to haproxy only.");
+  if (pemPaths.length > 0 && out !== undefined) return fail("--pem-path and --out do not go together: with --out the keys are fetched from --signer and saved in <dir>/keys.");
   for (const path of pemPaths) {
     if (!SAFE_PATH.test(path)) return fail(`--pem-path "${path}" must be an absolute path of letters, digits and . _ / -.`);
+  }
+  if (proxy === "nginx" && check === "native" && out === undefined) {
+    warnings.push(
+      `nginx --check native reads its njs script, settings and public keys from ${DEFAULT_NGINX_DIR}: write them all with --out ${DEFAULT_NGINX_DIR}.`,
+    );
   }
 
   const entryPoint = single("--entrypoint") ?? "websecure";
@@ -208,8 +289,13 @@ export function parseProxyConfigArgs(argv: string[], env: Env): ParseResult {
       proxy: proxy as ProxyName,
       host,
       upstream,
+      check,
       signer,
+      verifier,
+      checker: check === "local" ? verifier : signer,
       publicUrl,
+      out,
+      nginxDir: out ?? DEFAULT_NGINX_DIR,
       listen,
       pemPaths: pemPaths.length > 0 ? pemPaths : [DEFAULT_PEM_PATH],
       dockerLabels,
@@ -222,11 +308,13 @@ export function parseProxyConfigArgs(argv: string[], env: Env): ParseResult {
 
 /** The command that reproduces a config, for its header comment (stable: no dates, no env values). */
 export function commandLine(request: ProxyConfigRequest): string {
-  const parts = ["npm run proxy-config --", request.proxy, "--host", request.host, "--upstream", request.upstream.origin];
-  if (request.proxy !== "haproxy") parts.push("--signer", request.signer);
-  if (request.proxy === "haproxy") parts.push("--public-url", request.publicUrl);
+  const parts = ["npm run proxy-config --", request.proxy, "--host", request.host, "--upstream", request.upstream.origin, "--check", request.check];
+  if (request.check === "signer" || (request.check === "native" && request.out !== undefined)) parts.push("--signer", request.signer);
+  if (request.check === "local") parts.push("--verifier", request.verifier);
+  if (request.check === "native") parts.push("--public-url", request.publicUrl);
+  if (request.out !== undefined) parts.push("--out", request.out);
   if (request.listen) parts.push("--listen", listenText(request.listen));
-  if (request.proxy === "haproxy") for (const path of request.pemPaths) parts.push("--pem-path", path);
+  if (request.proxy === "haproxy" && request.out === undefined) for (const path of request.pemPaths) parts.push("--pem-path", path);
   if (request.proxy === "traefik") {
     if (request.entryPoint !== "websecure") parts.push("--entrypoint", request.entryPoint);
     if (request.dockerLabels) parts.push("--docker-labels");

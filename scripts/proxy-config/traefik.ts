@@ -39,7 +39,7 @@ export function traefikDynamicConfig(request: ProxyConfigRequest): Record<string
         },
         [TRAEFIK_AUTH_MIDDLEWARE]: {
           forwardAuth: {
-            address: `${request.signer}/verify`,
+            address: `${request.checker}/verify`,
             trustForwardHeader: false,
             authResponseHeaders: [...IDENTITY_HEADERS],
           },
@@ -68,7 +68,7 @@ export function traefikLabels(request: ProxyConfigRequest): string[] {
     `traefik.http.services.${service}.loadbalancer.server.port=${upstreamPort}`,
     ...(request.upstream.protocol === "https:" ? [`traefik.http.services.${service}.loadbalancer.server.scheme=https`] : []),
     ...[...IDENTITY_HEADERS, ...IDENTITY_HEADER_ALIASES].map((h) => `${strip}.${h}=`),
-    `${auth}.address=${request.signer}/verify`,
+    `${auth}.address=${request.checker}/verify`,
     `${auth}.trustForwardHeader=false`,
     `${auth}.authResponseHeaders=${IDENTITY_HEADERS.join(",")}`,
   ];

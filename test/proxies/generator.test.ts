@@ -4,12 +4,16 @@
  * it prints. The configs' behaviour is tested against the running proxies next door.
  */
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { exportJWK, generateKeyPair, calculateJwkThumbprint } from "jose";
 import { generateProxyConfig } from "../../scripts/proxy-config/generate.js";
-import { CADDY, HAPROXY, NGINX } from "./support/proxies.js";
+import { buildProxyConfig, writeOutDir } from "../../scripts/proxy-config/out-dir.js";
+import { CADDY, HAPROXY, NGINX, NGINX_JS_MODULE, requireNginxJsModule } from "./support/proxies.js";
 import { requireBinary, tempDir } from "./support/processes.js";
 
 const run = promisify(execFile);
@@ -77,25 +81,25 @@ describe("generator input checks", () => {
     expect(generateProxyConfig(["caddy", ...BASE], { HA_URL: "https://ha.example.com" }).ok).toBe(true);
     expect(error(["caddy", ...BASE], { ...ENV, COOKIE_SAMESITE: "sometimes" })).toContain("COOKIE_SAMESITE");
     expect(config(["haproxy", ...BASE], { ...ENV, COOKIE_NAME: "sso", JWT_ISSUER: "me", JWT_AUDIENCE: "a,b" })).toMatch(
-      /req\.cook\(sso\)[\s\S]*-m str me\n[\s\S]*jwt_payload_query\('\$\.aud\[0\]'\) -m str a b\n/,
+      /req\.cook\(sso\)[\s\S]*jwt_payload_query\('\$\.aud\[0\]'\)[\s\S]*var\(txn\.iss\) -m str me\n[\s\S]*var\(txn\.aud0\) -m str a b\n/,
     );
   });
 
   it("refuses options that do not apply to the proxy", () => {
     expect(error(["caddy", ...BASE, "--pem-path", "/k.pem"])).toContain("haproxy only");
     expect(error(["nginx", ...BASE, "--docker-labels"])).toContain("traefik only");
-    expect(error(["caddy", ...BASE, "--public-url", "https://a.example.com"])).toContain("haproxy only");
+    expect(error(["caddy", ...BASE, "--public-url", "https://a.example.com"])).toContain("--check native only");
     expect(error(["traefik", ...BASE, "--listen", "8080"])).toContain("--entrypoint");
   });
 
   it("warns when browsers would be sent to the signer's internal address", () => {
-    const result = generateProxyConfig(["nginx", ...BASE], { HA_URL: "https://ha.example.com" });
+    const result = generateProxyConfig(["nginx", ...BASE, "--check", "signer"], { HA_URL: "https://ha.example.com" });
     expect(result.ok && result.warnings.join()).toContain("PUBLIC_URL is not set");
   });
 
   it("writes ACCESS_RULES into HAProxy configs (the only proxy that does not ask the signer)", () => {
     const env = { ...ENV, ACCESS_RULES: JSON.stringify({ "*.example.com": { users: ["abc123"] } }) };
-    expect(config(["haproxy", ...BASE], env)).toContain("jwt_payload_query('$.sub') -m str abc123");
+    expect(config(["haproxy", ...BASE], env)).toContain("acl jwt_user_allowed var(txn.sub) -m str abc123");
     expect(config(["haproxy", "--host", "grafana.example.net", "--upstream", "http://127.0.0.1:3000"], env)).not.toContain("ACCESS_RULES for");
   });
 });
@@ -122,7 +126,7 @@ describe("each proxy's own syntax check accepts what the generator prints", () =
     requireBinary(NGINX, "nginx");
     const dir = tempDir("nginx-t");
     try {
-      writeFileSync(join(dir.path, "servers.conf"), config(["nginx", ...BASE, ...listen, "--signer", "https://127.0.0.1:8443"]));
+      writeFileSync(join(dir.path, "servers.conf"), config(["nginx", ...BASE, ...listen, "--check", "signer", "--signer", "https://127.0.0.1:8443"]));
       writeFileSync(
         join(dir.path, "nginx.conf"),
         `pid ${dir.path}/nginx.pid;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir.path}/cb;\n  proxy_temp_path ${dir.path}/p;\n  fastcgi_temp_path ${dir.path}/f;\n  uwsgi_temp_path ${dir.path}/u;\n  scgi_temp_path ${dir.path}/s;\n  include ${dir.path}/servers.conf;\n}\n`,
@@ -147,6 +151,178 @@ describe("each proxy's own syntax check accepts what the generator prints", () =
       const file = join(dir.path, "haproxy.cfg");
       writeFileSync(file, config(["haproxy", ...BASE, ...listen, "--pem-path", pems[0]!, "--pem-path", pems[1]!], env));
       await run(HAPROXY, ["-c", "-q", "-f", file]);
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+/** A signer's JWKS with two keys (current and previous), served by a fake fetch. */
+async function fakeSigner(): Promise<{ fetch: typeof fetch; kids: string[]; requested: string[] }> {
+  const jwks = await Promise.all(
+    [0, 1].map(async () => {
+      const jwk = await exportJWK((await generateKeyPair("ES256", { extractable: true })).publicKey);
+      return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: "ES256", use: "sig" };
+    }),
+  );
+  const requested: string[] = [];
+  const fake = (async (url: string | URL | Request) => {
+    requested.push(String(url));
+    return new Response(JSON.stringify({ keys: jwks }), { headers: { "Content-Type": "application/json" } });
+  }) as typeof fetch;
+  return { fetch: fake, kids: jwks.map((k) => k.kid), requested };
+}
+
+describe("--check: where the cookie is checked", () => {
+  it("defaults to the form without a hop per request: nginx and haproxy native, caddy and traefik the local verifier", () => {
+    expect(config(["nginx", ...BASE])).toContain("js_content jwt_cookie.check;");
+    expect(config(["nginx", ...BASE])).not.toContain("proxy_pass http://jwt_cookie_signer");
+    expect(config(["haproxy", ...BASE])).toContain("jwt_verify('ES256',");
+    expect(config(["caddy", ...BASE])).toContain("forward_auth http://127.0.0.1:8788 {");
+    expect(config(["traefik", ...BASE])).toContain("address: http://127.0.0.1:8788/verify");
+  });
+
+  it("local and signer are forward auth to the verifier or the signer", () => {
+    expect(config(["nginx", ...BASE, "--check", "local"])).toContain("upstream jwt_cookie_verifier_grafana_example_com {\n    server 127.0.0.1:8788;");
+    expect(config(["nginx", ...BASE, "--check", "local", "--verifier", "http://10.0.0.2:9000"])).toContain("server 10.0.0.2:9000;");
+    expect(config(["nginx", ...BASE, "--check", "signer", "--signer", "http://127.0.0.1:8787"])).toContain("upstream jwt_cookie_signer_grafana_example_com {\n    server 127.0.0.1:8787;");
+    expect(config(["caddy", ...BASE, "--check", "signer", "--signer", "https://auth.example.com"])).toContain("forward_auth https://auth.example.com {");
+    expect(config(["traefik", ...BASE, "--check", "local", "--verifier", "http://verifier:8788"])).toContain("address: http://verifier:8788/verify");
+  });
+
+  it("refuses modes a proxy does not offer, and options of other modes", () => {
+    expect(error(["caddy", ...BASE, "--check", "native"])).toContain("--check native does not apply to caddy");
+    expect(error(["traefik", ...BASE, "--check", "native"])).toContain("--check native does not apply to traefik");
+    expect(error(["haproxy", ...BASE, "--check", "local"])).toContain("--check local does not apply to haproxy");
+    expect(error(["nginx", ...BASE, "--check", "remote"])).toContain('--check "remote" is not one of native, local, signer');
+    expect(error(["nginx", ...BASE, "--verifier", "http://127.0.0.1:8788"])).toContain("--verifier applies to --check local only");
+    expect(error(["nginx", ...BASE, "--check", "local", "--verifier", "http://a b"])).toContain("--verifier");
+    expect(error(["nginx", ...BASE, "--out", "relative/dir"])).toContain("--out");
+    expect(error(["nginx", ...BASE, "--out", "/etc/nginx/x;y"])).toContain("--out");
+    expect(error(["haproxy", ...BASE, "--out", "/etc/haproxy/jwt", "--pem-path", "/k.pem"])).toContain("--pem-path and --out");
+  });
+
+  it("nginx native writes the host, its ACCESS_RULES rule and its return origin into the server block", () => {
+    const env = { ...ENV, ACCESS_RULES: JSON.stringify({ "*.example.com": { roles: ["admin"], users: ["u1"] } }) };
+    const text = config(["nginx", ...BASE, "--listen", "8080", "--out", "/srv/jwt"], env, );
+    expect(text).toContain("js_import jwt_cookie from /srv/jwt/jwt_cookie.js;");
+    expect(text).toContain("js_preload_object jwt_cookie_settings from /srv/jwt/jwt-cookie.json;");
+    expect(text).toContain(`set $jwt_cookie_rule '{"users":["u1"],"roles":["admin"]}';`);
+    expect(text).toContain('set $jwt_cookie_host "grafana.example.com:8080";');
+    expect(text).toContain('set $jwt_cookie_return_origin "http://grafana.example.com:8080";');
+    // A host outside COOKIE_DOMAIN and the allow-list: browsers sign in without an rd.
+    const other = config(["nginx", "--host", "grafana.example.net", "--upstream", "http://127.0.0.1:3000", "--out", "/srv/jwt"], env);
+    expect(other).toContain('set $jwt_cookie_return_origin "";');
+    expect(other).toContain("set $jwt_cookie_rule '';");
+  });
+});
+
+describe("--out DIR: the config and every file it references", () => {
+  it("nginx native: <host>.conf, the njs script and jwt-cookie.json with every key of the signer's JWKS", async () => {
+    const signer = await fakeSigner();
+    const dir = tempDir("out-nginx");
+    try {
+      const result = await buildProxyConfig(["nginx", ...BASE, "--signer", "http://127.0.0.1:8787", "--out", dir.path], ENV, signer.fetch);
+      if (!result.ok) throw new Error(result.error);
+      writeOutDir(result);
+      expect(signer.requested).toEqual(["http://127.0.0.1:8787/.well-known/jwks.json"]);
+      expect(readFileSync(join(dir.path, "grafana.example.com.conf"), "utf8")).toBe(result.config);
+      expect(readFileSync(join(dir.path, "jwt_cookie.js"), "utf8")).toBe(readFileSync("scripts/proxy-config/njs/jwt_cookie.js", "utf8"));
+      const settings = JSON.parse(readFileSync(join(dir.path, "jwt-cookie.json"), "utf8")) as Record<string, unknown> & { keys: Array<{ kid: string; pem: string }> };
+      expect(settings).toMatchObject({ cookieName: "jwt_access_token", issuer: "homeassistant", audience: ["homeassistant"], leeway: 10, signInOrigin: "https://auth.example.com" });
+      expect(settings.keys.map((k) => k.kid)).toEqual(signer.kids);
+      for (const key of settings.keys) expect(key.pem).toMatch(/^-----BEGIN PUBLIC KEY-----\n[\s\S]+-----END PUBLIC KEY-----\n$/);
+      expect(result.config).toContain(`# Generated by: npm run proxy-config -- nginx --host grafana.example.com --upstream http://127.0.0.1:3000 --check native --signer http://127.0.0.1:8787 --public-url https://auth.example.com --out ${dir.path}`);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("haproxy: one PEM per key in keys/, named in the config; keys the signer dropped are removed", async () => {
+    const signer = await fakeSigner();
+    const dir = tempDir("out-haproxy");
+    try {
+      mkdirSync(join(dir.path, "keys"));
+      writeFileSync(join(dir.path, "keys", "retired.pem"), "old");
+      const result = await buildProxyConfig(["haproxy", ...BASE, "--listen", "127.0.0.1:18080", "--out", dir.path], ENV, signer.fetch);
+      if (!result.ok) throw new Error(result.error);
+      writeOutDir(result);
+      for (const kid of signer.kids) {
+        expect(existsSync(join(dir.path, "keys", `${kid}.pem`))).toBe(true);
+        expect(result.config).toContain(`jwt_verify('ES256','${dir.path}/keys/${kid}.pem')`);
+      }
+      expect(existsSync(join(dir.path, "keys", "retired.pem"))).toBe(false);
+      requireBinary(HAPROXY, "haproxy");
+      await run(HAPROXY, ["-c", "-q", "-f", join(dir.path, "grafana.example.com.cfg")]);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("fails with a clear message when the signer cannot be reached", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer();
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const result = await buildProxyConfig(["nginx", ...BASE, "--signer", `http://127.0.0.1:${port}`, "--out", "/tmp/never-written"], ENV);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.error).toContain(`Cannot fetch the signer's public keys from http://127.0.0.1:${port}/.well-known/jwks.json`);
+    expect(existsSync("/tmp/never-written")).toBe(false);
+  });
+
+  it("the CLI writes the files and prints nothing on stdout", async () => {
+    const dir = tempDir("out-cli");
+    try {
+      const env = { ...process.env, ...ENV, SIGNING_KEY: "" };
+      const out = await run("npm", ["run", "-s", "proxy-config", "--", "caddy", ...BASE, "--out", dir.path], { env });
+      expect(out.stdout).toBe("");
+      expect(out.stderr).toContain(`wrote ${dir.path}/grafana.example.com.caddy`);
+      expect(readFileSync(join(dir.path, "grafana.example.com.caddy"), "utf8")).toBe(config(["caddy", ...BASE, "--out", dir.path]));
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe("HAProxy does little per request", () => {
+  const queries = (text: string) => text.match(/jwt_(payload|header)_query\(/g)?.length ?? 0;
+  it.each([
+    ["no ACCESS_RULES", ENV],
+    ["roles and users in ACCESS_RULES", { ...ENV, ACCESS_RULES: JSON.stringify({ "grafana.example.com": { roles: ["admin", "owner"], users: ["u1"] } }) }],
+  ])("%s: 12 token queries at most (was 17), none inside an acl, one signature check per key", (_label, env) => {
+    const text = config(["haproxy", ...BASE, "--pem-path", "/a.pem", "--pem-path", "/b.pem"], env);
+    // An acl on a fetch is evaluated again at every use; set-var rules run once each, in order.
+    expect(text.split("\n").filter((line) => /^\s*acl .*jwt_(payload|header)_query|^\s*acl .*jwt_verify/.test(line))).toEqual([]);
+    expect(queries(text)).toBe(12);
+    expect(text.match(/jwt_verify\(/g)).toHaveLength(2);
+    // The signature is checked only once the cheap checks passed, the second key only if the first failed.
+    expect(text).toMatch(/jwt_verify\('ES256','\/a\.pem'\) if jwt_claims_ok\n.*jwt_verify\('ES256','\/b\.pem'\) if jwt_claims_ok !jwt_signed\n/);
+    // Roles are read only while there are more.
+    expect(text).toContain("jwt_payload_query('$.roles[1]') if { var(txn.role0) -m found }");
+  });
+});
+
+describe("nginx native passes nginx -t with the njs module", () => {
+  it("include DIR/*.conf of two hosts sharing one --out directory", async () => {
+    requireBinary(NGINX, "nginx");
+    requireNginxJsModule();
+    const signer = await fakeSigner();
+    const dir = tempDir("nginx-native-t");
+    try {
+      const out = join(dir.path, "jwt");
+      for (const host of ["grafana.example.com", "wiki.example.com"]) {
+        const result = await buildProxyConfig(["nginx", "--host", host, "--upstream", "http://127.0.0.1:3000", "--listen", "127.0.0.1:18080", "--out", out], ENV, signer.fetch);
+        if (!result.ok) throw new Error(result.error);
+        writeOutDir(result);
+      }
+      writeFileSync(
+        join(dir.path, "nginx.conf"),
+        `load_module ${NGINX_JS_MODULE};\npid ${dir.path}/nginx.pid;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir.path}/cb;\n  proxy_temp_path ${dir.path}/p;\n  fastcgi_temp_path ${dir.path}/f;\n  uwsgi_temp_path ${dir.path}/u;\n  scgi_temp_path ${dir.path}/s;\n  include ${out}/*.conf;\n}\n`,
+      );
+      await run(NGINX, ["-t", "-q", "-p", dir.path, "-c", join(dir.path, "nginx.conf"), "-e", "stderr"]);
     } finally {
       dir.remove();
     }

@@ -11,7 +11,7 @@ import { generated } from "./support/generated.js";
 import { DYNAMIC_CONFIG, labelsToDynamicConfig, validate } from "./support/traefik-schema.js";
 
 const ENV = { HA_URL: "https://ha.example.com", PUBLIC_URL: "https://auth.example.com", COOKIE_DOMAIN: ".example.com" };
-const ARGS = ["traefik", "--host", "grafana.example.com", "--upstream", "http://grafana:3000", "--signer", "http://jwt-cookie:8787"];
+const ARGS = ["traefik", "--host", "grafana.example.com", "--upstream", "http://grafana:3000", "--check", "signer", "--signer", "http://jwt-cookie:8787"];
 
 interface Dynamic {
   http: {

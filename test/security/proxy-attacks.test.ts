@@ -116,7 +116,7 @@ const describeReply = (o: Outcome) =>
   `${o.reply.status}${isSignInRedirect(o.reply) ? "→sign-in" : ""}${tooLarge(o.reply) ? " header too large" : ""}${o.seen ? " (upstream)" : ""}`;
 
 describe("the cookie attack table through every proxy", () => {
-  test("every COOKIE_ATTACKS entry × Caddy, nginx, HAProxy (browser and script requests)", async () => {
+  test("every COOKIE_ATTACKS entry × Caddy, nginx (signer), nginx native, HAProxy (browser and script requests)", async () => {
     // Minted here, not in beforeAll: with TOKEN_TTL 60 it must be fresh when the table runs.
     const session = genuineSession(await world.cookieFor(world.user), world.signingKey, COOKIE_NAME);
     const genuine = { sub: world.user.id, groups: "user" };
@@ -156,7 +156,8 @@ describe("the cookie attack table through every proxy", () => {
     recordInterleaved(results);
 
     // Every attack ran against every proxy, and the sanity row passed everywhere.
-    expect(table.rows.filter((r) => r.attack === "genuine cookie (sanity)").map((r) => r.ok)).toEqual([true, true, true]);
+    expect(table.rows.filter((r) => r.attack === "genuine cookie (sanity)").map((r) => r.ok)).toEqual(proxies.map(() => true));
+    expect(proxies.map((p) => p.name).sort()).toEqual(["caddy", "haproxy", "nginx", "nginx-native"]);
     expect(table.rows.filter((r) => COOKIE_ATTACKS.some((a) => a.name === r.attack))).toHaveLength(COOKIE_ATTACKS.length * proxies.length);
     expect(table.misses(), proxies.map((p) => `${p.name}:\n${p.output().slice(-2000)}`).join("\n")).toEqual([]);
   });
@@ -251,7 +252,7 @@ describe("sign-in redirects built from a hostile Host header", () => {
 });
 
 describe("revocation at the proxies (issue 6)", () => {
-  test("a cookie copied before POST /logout: refused by Caddy and nginx at once, accepted by HAProxy until its exp only", async () => {
+  test("a cookie copied before POST /logout: refused by Caddy and nginx (signer) at once, accepted by the native checkers until its exp only", async () => {
     const captured = await world.cookieFor(world.user);
     const session = genuineSession(captured, world.signingKey, COOKIE_NAME);
     const { iat, nbf, exp } = session.claims as { iat: number; nbf: number; exp: number };
@@ -275,11 +276,11 @@ describe("revocation at the proxies (issue 6)", () => {
         const problem = deniedProblem(browser, "browser") ?? deniedProblem(api, "api");
         table.record("copied cookie, after logout", proxy.label, "denied (deny-list at /verify)", problem ? `${got} — ${problem}` : got, problem === undefined);
       } else {
-        // Documented limit, asserted so that it stays known: HAProxy checks the JWT itself and
-        // cannot see the signer's deny-list, so a copy made before sign-out stays valid until
-        // its exp (docs/haproxy.md, "Limits of checking the JWT in HAProxy" → Sign-out).
+        // Documented limit, asserted so that it stays known: HAProxy and nginx native check the
+        // JWT themselves and cannot see the signer's deny-list, so a copy made before sign-out
+        // stays valid until its exp (docs/haproxy.md, docs/nginx.md: sign-out).
         const problem = allowedProblem(browser, genuine) ?? allowedProblem(api, genuine);
-        table.record("copied cookie, after logout", proxy.label, "allowed until exp (docs/haproxy.md)", problem ? `${got} — ${problem}` : got, problem === undefined);
+        table.record("copied cookie, after logout", proxy.label, "allowed until exp (native: no deny-list)", problem ? `${got} — ${problem}` : got, problem === undefined);
       }
     }
 

@@ -1,6 +1,7 @@
 /**
- * Caddy (forward_auth → /verify), nginx (auth_request → /verify?redirect=false) and HAProxy
- * (native jwt_verify with the signer's /public-key.pem) in front of one World, each started
+ * Caddy (forward_auth → /verify), nginx (signer: auth_request → /verify?redirect=false),
+ * nginx native (njs, --check native --out DIR) and HAProxy (native jwt_verify with the
+ * signer's /public-key.pem) in front of one World, each started
  * once with the generator's config for OPEN_HOST and ADMIN_HOST, exactly as caddy.test.ts,
  * nginx.test.ts and haproxy.test.ts set them up. For suites that run the same table of
  * requests through every proxy (test/security/). A missing binary fails, never skips.
@@ -9,16 +10,17 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { caddySite, generated } from "./generated.js";
 import { freePort, tempDir } from "./processes.js";
+import { startNativeNginx } from "./nginx-native.js";
 import { startCaddy, startHaproxy, startNginx, type RunningProxy } from "./proxies.js";
 import { ADMIN_HOST, OPEN_HOST, type World } from "./world.js";
 
-export type ProxyName = "caddy" | "nginx" | "haproxy";
+export type ProxyName = "caddy" | "nginx" | "nginx-native" | "haproxy";
 
 export interface ProxyTarget {
   name: ProxyName;
   /** How it checks the cookie, for tables: "Caddy forward_auth", … */
   label: string;
-  /** Caddy and nginx ask /verify on every request (so they see the deny-list); HAProxy does not. */
+  /** Caddy and nginx (signer) ask /verify on every request (so they see the deny-list); native checkers do not. */
   asksSignerPerRequest: boolean;
   port(host: string): number;
   /** The Host header a browser sends for `host`. */
@@ -51,9 +53,17 @@ async function caddy(world: World): Promise<ProxyTarget> {
 async function nginx(world: World): Promise<ProxyTarget> {
   const port = await freePort();
   const servers = HOSTS.map((host) =>
-    generated(["nginx", "--host", host, "--upstream", world.upstream.url, "--signer", world.signer.url, "--listen", `127.0.0.1:${port}`], world.env),
+    generated(
+      ["nginx", "--host", host, "--upstream", world.upstream.url, "--check", "signer", "--signer", world.signer.url, "--listen", `127.0.0.1:${port}`],
+      world.env,
+    ),
   );
-  return onePort("nginx", "nginx auth_request", port, await startNginx(servers, [port]), true);
+  return onePort("nginx", "nginx (signer) auth_request", port, await startNginx(servers, [port]), true);
+}
+
+async function nginxNative(world: World): Promise<ProxyTarget> {
+  const port = await freePort();
+  return onePort("nginx-native", "nginx native (njs)", port, await startNativeNginx(world, HOSTS, port), false);
 }
 
 async function haproxy(world: World): Promise<ProxyTarget> {
@@ -91,9 +101,9 @@ async function haproxy(world: World): Promise<ProxyTarget> {
   }
 }
 
-/** All three, started in parallel; if one fails to start, the others are stopped and the error is thrown. */
+/** All of them, started in parallel; if one fails to start, the others are stopped and the error is thrown. */
 export async function startAllProxies(world: World): Promise<ProxyTarget[]> {
-  const results = await Promise.allSettled([caddy(world), nginx(world), haproxy(world)]);
+  const results = await Promise.allSettled([caddy(world), nginx(world), nginxNative(world), haproxy(world)]);
   const started = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
   const failed = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
   if (failed.length > 0) {

@@ -7,7 +7,7 @@ export function generated(args: string[], env: Record<string, string>): string {
   return result.config;
 }
 
-/** The Caddy site block for `host` on a loopback port, as the tests and the e2e run use it. */
+/** The Caddy site block for `host` on a loopback port asking the signer's /verify (--check signer). */
 export function caddySite(env: Record<string, string>, host: string, upstream: string, signer: string, port: number): string {
-  return generated(["caddy", "--host", host, "--upstream", upstream, "--signer", signer, "--listen", `127.0.0.1:${port}`], env);
+  return generated(["caddy", "--host", host, "--upstream", upstream, "--check", "signer", "--signer", signer, "--listen", `127.0.0.1:${port}`], env);
 }

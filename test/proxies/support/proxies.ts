@@ -3,13 +3,24 @@
  * each in its own temp dir (config, pid, logs, temp files, Caddy's storage) that is removed
  * when it stops.
  */
-import { writeFileSync } from "node:fs";
+import { accessSync, constants, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireBinary, startProcess, tempDir, type ManagedProcess } from "./processes.js";
 
 export const CADDY = "/usr/bin/caddy";
 export const NGINX = "/usr/sbin/nginx";
 export const HAPROXY = "/usr/sbin/haproxy";
+/** Debian's libnginx-mod-http-js (njs 0.7.9), for nginx --check native. */
+export const NGINX_JS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so";
+
+/** Fails with the Debian package to install when the njs module is missing. */
+export function requireNginxJsModule(): void {
+  try {
+    accessSync(NGINX_JS_MODULE, constants.R_OK);
+  } catch {
+    throw new Error(`${NGINX_JS_MODULE} is missing: install the Debian package "libnginx-mod-http-js" (apt-get install libnginx-mod-http-js); .ci/run does.`);
+  }
+}
 
 export interface RunningProxy {
   name: string;
@@ -51,16 +62,20 @@ export async function startCaddy(siteBlocks: string[], ports: number[]): Promise
   );
 }
 
-/** nginx with generated server blocks inside a minimal main config whose paths are all in the temp dir. */
-export async function startNginx(serverBlocks: string[], ports: number[]): Promise<RunningProxy> {
+/**
+ * nginx with generated server blocks inside a minimal main config whose paths are all in
+ * the temp dir; `njs` loads the njs module in the main config, as Debian's nginx.conf does.
+ */
+export async function startNginx(serverBlocks: string[], ports: number[], options: { njs?: boolean } = {}): Promise<RunningProxy> {
   requireBinary(NGINX, "nginx");
+  if (options.njs) requireNginxJsModule();
   const dir = tempDir("nginx");
   const servers = join(dir.path, "servers.conf");
   writeFileSync(servers, serverBlocks.join("\n"));
   const conf = join(dir.path, "nginx.conf");
   writeFileSync(
     conf,
-    `worker_processes 1;
+    `${options.njs ? `load_module ${NGINX_JS_MODULE};\n` : ""}worker_processes 1;
 pid ${dir.path}/nginx.pid;
 error_log stderr notice;
 events { worker_connections 256; }
