@@ -271,7 +271,8 @@ function parseGatedHosts(raw: string | undefined, context: GateContext, problems
       continue;
     }
     const host = /[/:@]/.test(item) ? undefined : canonicalHost(item);
-    if (host === undefined || !isHostName(host) || !host.includes(".")) {
+    // Cloudflare routes by hostname: an IP literal or a single label can never be gated.
+    if (host === undefined || !isHostName(host) || !host.includes(".") || /^[\d.]+$/.test(host)) {
       problem(`"${item}" is not a hostname: list bare hostnames without scheme, port or path, ${example}.`);
       continue;
     }

@@ -56,7 +56,7 @@ const ORIGIN_ROUTER = `
 export default {
   fetch(request, env) {
     const url = new URL(request.url);
-    const origin = JSON.parse(env.ORIGINS)[url.hostname];
+    const origin = JSON.parse(env.ORIGINS)[url.hostname.replace(/\\.$/, "")];
     if (origin === undefined) return fetch(request);
     const target = new URL(origin);
     url.protocol = target.protocol;
