@@ -1,10 +1,12 @@
 /**
- * Builds the signer: one Hono app, the same on Cloudflare Workers and on Node. The
+ * Builds the signer: one Hono app, the same on Cloudflare Workers and on Node (and, on
+ * Workers, the gate for the hostnames in GATED_HOSTS). The
  * runtime (settings, keys, caches) is built from the platform's env on first use and
  * reused; a bad configuration answers 500 "misconfigured" everywhere and signs nothing.
  */
 import { Hono } from "hono";
 import type { Env } from "./config.js";
+import { gate, gatedHost } from "./gate/gate.js";
 import { errorResponse, HttpError } from "./http/errors.js";
 import { frontendBundleRoutes } from "./routes/frontend-bundle.js";
 import { healthRoutes } from "./routes/health.js";
@@ -62,6 +64,22 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   });
   app.notFound((c) => errorResponse(c, new HttpError(404, "not_found", `No such endpoint: ${c.req.method} ${new URL(c.req.url).pathname}.`)));
 
+
+  // The role comes first: a request for a gated hostname (GATED_HOSTS) is the gate's, on
+  // every path, and never reaches a signer route (its /session, /login, /verify... belong
+  // to the service behind it). Everything else is the signer's.
+  app.use("*", async (c, next) => {
+    const env = c.env ?? {};
+    const result = ready.get(env) ?? (await runtimeFor(env));
+    if (result.ok) {
+      const host = gatedHost(c.req.url, result.runtime.settings);
+      if (host !== undefined) {
+        c.set("runtime", result.runtime);
+        return gate(c, host);
+      }
+    }
+    await next();
+  });
   app.route("/", frontendBundleRoutes()); // static, so before the configuration check
   app.use("*", async (c, next) => {
     const env = c.env ?? {};

@@ -5,6 +5,9 @@
  */
 import { precheckAccessToken } from "./home-assistant/access-token-precheck.js";
 
+import { canonicalHost, isHostName } from "./http/canonical-host.js";
+import { isHostUnder } from "./http/redirect-allowlist.js";
+
 export type Env = Record<string, unknown>;
 
 export type SameSite = "Lax" | "Strict" | "None";
@@ -51,7 +54,14 @@ export interface Settings {
     rejectionsPerClient: number;
     rejectionWindowSeconds: number;
   };
+  /** GATED_HOSTS: the hostnames the Worker stands in front of as the gate (canonical form); empty = no gate. */
+  gatedHosts: ReadonlySet<string>;
+  /** GATE_FORWARD_COOKIE: whether the origin still gets our cookie (or the Bearer JWT that signed in). */
+  gateForwardCookie: boolean;
 }
+
+/** Where the settings are used: the gate needs Cloudflare's origin behind a hostname, which only Workers has. */
+export type Platform = "workers" | "node";
 
 export interface ConfigProblem {
   key: string;
@@ -269,8 +279,69 @@ function parseFlag(env: Env, key: string, fallback: boolean, problems: ConfigPro
   return value;
 }
 
+interface GateContext {
+  publicUrl: string | undefined;
+  haUrl: string;
+  cookieDomain: { raw: string | undefined; valid: string | undefined };
+  platform: Platform;
+}
+
+/**
+ * GATED_HOSTS: bare hostnames only, no wildcards. A wildcard would also take in the signer's
+ * own hostname, Home Assistant's, and every subdomain added later, before anybody decided to
+ * protect it (and "*.example.com" in a Workers route does the same on Cloudflare's side).
+ */
+function parseGatedHosts(raw: string | undefined, context: GateContext, problems: ConfigProblem[]): Set<string> {
+  const hosts = new Set<string>();
+  const items = list(raw);
+  if (items.length === 0) return hosts;
+  const problem = (message: string) => problems.push({ key: "GATED_HOSTS", message });
+  const example = 'e.g. "grafana.example.com,nas.example.com"';
+  if (context.platform === "node") {
+    problem(
+      "is for the Worker on Cloudflare only: the gate passes allowed requests on to the origin Cloudflare has behind each hostname, and on Node there is none. Remove GATED_HOSTS and protect those hostnames with a reverse proxy that asks /verify (docs/self-hosting.md).",
+    );
+    return hosts;
+  }
+  if (context.publicUrl === undefined) {
+    problem('needs PUBLIC_URL: the gate sends browsers to PUBLIC_URL/login to sign in. Set PUBLIC_URL to the signer\'s own address, e.g. "https://auth.example.com".');
+  }
+  const signerHost = context.publicUrl ? new URL(context.publicUrl).hostname : undefined;
+  const haHost = context.haUrl ? new URL(context.haUrl).hostname : undefined;
+  for (const item of items) {
+    if (item.includes("*")) {
+      problem(`"${item}": wildcards are not accepted. List each hostname to gate, ${example}: a wildcard would also gate the signer's and Home Assistant's own hostnames and every subdomain you add later.`);
+      continue;
+    }
+    const host = /[/:@]/.test(item) ? undefined : canonicalHost(item);
+    // Cloudflare routes by hostname: an IP literal or a single label can never be gated.
+    if (host === undefined || !isHostName(host) || !host.includes(".") || /^[\d.]+$/.test(host)) {
+      problem(`"${item}" is not a hostname: list bare hostnames without scheme, port or path, ${example}.`);
+      continue;
+    }
+    if (host === signerHost) {
+      problem(`"${item}" is the signer's own hostname (PUBLIC_URL): it must stay reachable for signing in. Gate only the hostnames of the services you protect.`);
+      continue;
+    }
+    if (host === haHost) {
+      problem(`"${item}" is Home Assistant's hostname (HA_URL): the cookie is made inside Home Assistant, so gating it would lock everybody out.`);
+      continue;
+    }
+    if (context.cookieDomain.raw === undefined) {
+      problem(`"${item}" never gets the cookie, which is host-only on the signer's hostname while COOKIE_DOMAIN is unset: set COOKIE_DOMAIN to your registrable domain, e.g. ".example.com".`);
+      continue;
+    }
+    if (context.cookieDomain.valid !== undefined && !isHostUnder(host, context.cookieDomain.valid)) {
+      problem(`"${item}" is not under COOKIE_DOMAIN (${context.cookieDomain.valid}), so browsers never send the cookie there: gate only hostnames under COOKIE_DOMAIN.`);
+      continue;
+    }
+    hosts.add(host);
+  }
+  return hosts;
+}
+
 /** Validates the whole environment at once so that every problem is reported together. */
-export function loadSettings(env: Env): SettingsResult {
+export function loadSettings(env: Env, platform: Platform = "workers"): SettingsResult {
   const problems: ConfigProblem[] = [];
 
   const haRaw = read(env, "HA_URL");
@@ -399,6 +470,13 @@ export function loadSettings(env: Env): SettingsResult {
 
   const accessRules = parseAccessRules(read(env, "ACCESS_RULES"), problems);
 
+  const gatedHosts = parseGatedHosts(
+    read(env, "GATED_HOSTS"),
+    { publicUrl, haUrl, cookieDomain: { raw: read(env, "COOKIE_DOMAIN"), valid: cookieDomain }, platform },
+    problems,
+  );
+  const gateForwardCookie = parseFlag(env, "GATE_FORWARD_COOKIE", false, problems);
+
   if (problems.length > 0 || signingKey === undefined || !sameSite) return { ok: false, problems };
   return {
     ok: true,
@@ -419,6 +497,8 @@ export function loadSettings(env: Env): SettingsResult {
       cacheMaxEntries,
       haCacheSeconds,
       haGuard,
+      gatedHosts,
+      gateForwardCookie,
     },
   };
 }

@@ -31,7 +31,7 @@ export function startNodeServer(options: { env: Env; port: number; host: string;
   // The app sees the same env object on every request (so the runtime is built once);
   // the peer address travels beside the request instead of inside env.
   const addresses = new WeakMap<Request, string>();
-  const app = createApp({ clientAddress: (c) => addresses.get(c.req.raw) ?? "unknown" });
+  const app = createApp({ platform: "node", clientAddress: (c) => addresses.get(c.req.raw) ?? "unknown" });
   return new Promise((resolve) => {
     const server = serve(
       {

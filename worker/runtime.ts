@@ -4,7 +4,7 @@
  * does not import, gives no runtime at all, so nothing can ever be signed with it.
  */
 import type { Context } from "hono";
-import { describeProblems, loadBindings, loadSettings, type Env, type Settings } from "./config.js";
+import { describeProblems, loadBindings, loadSettings, type Env, type Platform, type Settings } from "./config.js";
 import { createBanGuard, type BanGuard } from "./home-assistant/ban-guard.js";
 import { fetchCurrentUser, type HomeAssistantUser } from "./home-assistant/current-user.js";
 import { createIdentityLookup, type IdentityLookup } from "./home-assistant/identity-lookup.js";
@@ -41,12 +41,14 @@ export interface AppEnv {
 export type ClientAddress = (c: Context<AppEnv>) => string;
 
 export interface RuntimeOptions {
+  /** Where the app runs; the gate (GATED_HOSTS) exists on Workers only. Default "workers". */
+  platform?: Platform;
   /** Replaces the WebSocket exchange; only the in-process benchmark uses it. */
   fetchUser?: (settings: Settings, token: string) => Promise<HomeAssistantUser>;
 }
 
 export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Promise<RuntimeResult> {
-  const loaded = loadSettings(env);
+  const loaded = loadSettings(env, options.platform ?? "workers");
   if (!loaded.ok) return { ok: false, message: `Configuration is invalid: ${describeProblems(loaded.problems)}` };
   const { settings } = loaded;
   let keys: KeyRing;

@@ -39,20 +39,56 @@ export interface SignerOptions {
   kv?: boolean;
   /** Node only: peers allowed to set X-Forwarded-For (TRUSTED_PROXIES). Default none. */
   trustedProxies?: string[];
+  /**
+   * workerd only: the origins Cloudflare would have behind gated hostnames (hostname ->
+   * local http URL). The Worker's outbound fetches go through a second worker that sends a
+   * request for such a hostname to its local origin, as Cloudflare sends a Worker's
+   * same-zone subrequest to the origin; every other fetch (Home Assistant) goes out unchanged.
+   */
+  origins?: Record<string, string>;
 }
 
-export async function startWorkerdSigner(env: Record<string, string>, options: SignerOptions = {}): Promise<RunningSigner> {
-  const mf = new Miniflare({
+export interface RunningWorkerdSigner extends RunningSigner {
+  /** The REVOKED_SESSIONS namespace, as every Cloudflare location eventually sees it. */
+  revokedSessions(): ReturnType<Miniflare["getKVNamespace"]>;
+}
+
+/** Stands in for Cloudflare's edge between the Worker and the origins of the gated hostnames. */
+const ORIGIN_ROUTER = `
+export default {
+  fetch(request, env) {
+    const url = new URL(request.url);
+    const origin = JSON.parse(env.ORIGINS)[url.hostname.replace(/\\.$/, "")];
+    if (origin === undefined) return fetch(request);
+    const target = new URL(origin);
+    url.protocol = target.protocol;
+    url.host = target.host;
+    return fetch(new Request(url, request));
+  },
+};
+`;
+
+export async function startWorkerdSigner(env: Record<string, string>, options: SignerOptions = {}): Promise<RunningWorkerdSigner> {
+  const signer = {
+    name: "jwt-cookie",
     ...(options.kv === false ? {} : { kvNamespaces: ["REVOKED_SESSIONS"] }),
     modules: true,
     scriptPath: `${root}/dist/worker/index.js`,
     compatibilityDate: compatibilityDate(),
     bindings: env,
+  };
+  const mf = new Miniflare({
     host: options.host ?? "127.0.0.1",
     port: options.port ?? 0,
+    workers: options.origins
+      ? [
+          { ...signer, outboundService: "origin-router" },
+          { name: "origin-router", modules: true, script: ORIGIN_ROUTER, compatibilityDate: compatibilityDate(), bindings: { ORIGINS: JSON.stringify(options.origins) } },
+        ]
+      : [signer],
   });
   const url = (await mf.ready).origin;
-  return { url, runtime: "workerd", close: () => mf.dispose() };
+  return { url, runtime: "workerd", revokedSessions: () => mf.getKVNamespace("REVOKED_SESSIONS", "jwt-cookie"), close: () => mf.dispose() };
 }
 
 export async function startNodeSigner(env: Record<string, string>, options: SignerOptions = {}): Promise<RunningSigner> {

@@ -8,8 +8,11 @@ import type { RevocationList } from "../tokens/revocation-list.js";
 import type { SessionClaims } from "../tokens/sign.js";
 import type { Verifier, VerifyFailure } from "../tokens/verify.js";
 
+/** Where the session came from: our cookie, or "Authorization: Bearer <our JWT>". */
+export type CredentialSource = "cookie" | "bearer";
+
 export type PresentedSession =
-  | { ok: true; token: string; claims: SessionClaims }
+  | { ok: true; token: string; claims: SessionClaims; source: CredentialSource }
   | { ok: false; reason: VerifyFailure | "no_session" | "ambiguous_cookie" };
 
 /** What a role needs to check a session: public keys (inside the verifier) and the deny-list. */
@@ -38,5 +41,5 @@ export async function checkPresentedSession(
   const result = await checkers.verifier.verify(token, now);
   if (!result.ok) return result;
   if (await checkers.revocations.isRevoked(result.claims.jti, now)) return { ok: false, reason: "revoked" };
-  return { ok: true, token, claims: result.claims };
+  return { ok: true, token, claims: result.claims, source: cookie.kind === "one" ? "cookie" : "bearer" };
 }

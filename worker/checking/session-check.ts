@@ -11,7 +11,7 @@ import { decideAccess } from "../http/access-rules.js";
 import { identityHeaders } from "../http/identity-headers.js";
 import { allowedRedirect, type RedirectPolicy } from "../http/redirect-allowlist.js";
 import type { SessionClaims } from "../tokens/sign.js";
-import { checkPresentedSession, type PresentedSession, type SessionCheckers } from "./presented-session.js";
+import { checkPresentedSession, type CredentialSource, type PresentedSession, type SessionCheckers } from "./presented-session.js";
 
 /** The request for the protected service, as the role sees it (from the proxy's X-Forwarded-* or the request itself). */
 export interface ProtectedRequest {
@@ -31,7 +31,13 @@ export interface CheckPolicy extends RedirectPolicy {
 }
 
 export type CheckOutcome =
-  | { kind: "allowed"; claims: SessionClaims; headers: Record<string, string> }
+  | {
+      kind: "allowed";
+      claims: SessionClaims;
+      headers: Record<string, string>;
+      /** Which credential signed in: the gate removes exactly that one before the origin sees the request. */
+      source: CredentialSource;
+    }
   | { kind: "forbidden"; claims: SessionClaims; reason: string; browser: boolean }
   | {
       kind: "unauthenticated";
@@ -63,5 +69,5 @@ export async function checkSession(
   }
   const decision = decideAccess(policy.accessRules, request.host, session.claims);
   if (!decision.allowed) return { kind: "forbidden", claims: session.claims, reason: decision.reason, browser };
-  return { kind: "allowed", claims: session.claims, headers: identityHeaders(session.claims) };
+  return { kind: "allowed", claims: session.claims, headers: identityHeaders(session.claims), source: session.source };
 }

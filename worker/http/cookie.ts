@@ -48,3 +48,16 @@ export function readSessionCookie(header: string | undefined | null, name: strin
   if (values.some((v) => v !== token)) return { kind: "ambiguous" };
   return { kind: "one", token };
 }
+
+/**
+ * The Cookie header without any cookie called `name` (for the gate's request to the origin);
+ * undefined when nothing else is left. The other cookies keep their order and bytes.
+ */
+export function withoutCookie(header: string | undefined | null, name: string): string | undefined {
+  if (!header) return undefined;
+  const kept = header.split(";").filter((pair) => {
+    const eq = pair.indexOf("=");
+    return (eq < 0 ? pair : pair.slice(0, eq)).trim() !== name && pair.trim() !== "";
+  });
+  return kept.length > 0 ? kept.map((pair) => pair.trim()).join("; ") : undefined;
+}

@@ -18,7 +18,10 @@ export function send(
   // Raw [name, value, name, value] keeps names and repeats exactly as written.
   const raw = [["Host", options.host], ["Connection", "close"], ...extra].flat();
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: "127.0.0.1", port, path: options.path ?? "/", method: options.method ?? "GET", headers: raw as unknown as Record<string, string> }, (res) => {
+    // agent: false = a connection of its own, as "Connection: close" says. Node does not read
+    // that header from a raw array, and its keep-alive agent would otherwise reuse a socket
+    // that the server is closing (workerd closes one whose request body it did not read).
+    const req = httpRequest({ host: "127.0.0.1", port, path: options.path ?? "/", method: options.method ?? "GET", headers: raw as unknown as Record<string, string>, agent: false }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (body += chunk));

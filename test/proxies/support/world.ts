@@ -6,7 +6,7 @@
  * admin-only host in ACCESS_RULES.
  */
 import { startHomeAssistantDouble, type DoubleUser, type HomeAssistantDouble } from "../../ha-double/index.js";
-import { startSigner, testSigningKey, type RunningSigner, type SignerRuntime } from "../../support/signer.js";
+import { startSigner, startWorkerdSigner, testSigningKey, type RunningSigner, type RunningWorkerdSigner, type SignerRuntime } from "../../support/signer.js";
 import { cookieFromSetCookie } from "./http-client.js";
 import { freePort } from "./processes.js";
 import { startEchoUpstream, type EchoUpstream } from "./upstream.js";
@@ -33,6 +33,31 @@ export interface World {
 }
 
 export async function startWorld(runtime: SignerRuntime, extraEnv: Record<string, string> = {}): Promise<World> {
+  return buildWorld(extraEnv, (env, port) => startSigner(runtime, env, { port, host: "127.0.0.1" }));
+}
+
+/**
+ * The same world with the Worker (in workerd) as the gate for OPEN_HOST and ADMIN_HOST, whose
+ * origin is the echo upstream, and for the hostnames in `moreOrigins` (hostname -> local
+ * URL). One Worker, one port, one KV namespace: signer and gate, as on Cloudflare.
+ */
+export async function startGateWorld(
+  moreOrigins: Record<string, string> = {},
+  extraEnv: Record<string, string> = {},
+): Promise<World & { signer: RunningWorkerdSigner }> {
+  let gate: RunningWorkerdSigner | undefined;
+  const world = await buildWorld(extraEnv, async (env, port, upstream) => {
+    const origins = { [OPEN_HOST]: upstream.url, [ADMIN_HOST]: upstream.url, ...moreOrigins };
+    gate = await startWorkerdSigner({ GATED_HOSTS: Object.keys(origins).join(","), ...env }, { port, host: "127.0.0.1", origins });
+    return gate;
+  });
+  return { ...world, signer: gate! };
+}
+
+async function buildWorld(
+  extraEnv: Record<string, string>,
+  start: (env: Record<string, string>, port: number, upstream: EchoUpstream) => Promise<RunningSigner>,
+): Promise<World> {
   const ha = await startHomeAssistantDouble();
   const admin = ha.addUser({ name: "Ada Admin", username: "ada", password: "ada-password", is_admin: true });
   const user = ha.addUser({ name: "Bob Ünïcode", username: "bob", password: "bob-password", is_admin: false });
@@ -48,8 +73,8 @@ export async function startWorld(runtime: SignerRuntime, extraEnv: Record<string
     ACCESS_RULES: JSON.stringify({ [ADMIN_HOST]: { roles: ["admin"] } }),
     ...extraEnv,
   };
-  const signer = await startSigner(runtime, env, { port: signerPort, host: "127.0.0.1" });
   const upstream = await startEchoUpstream();
+  const signer = await start(env, signerPort, upstream);
 
   return {
     ha,
