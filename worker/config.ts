@@ -39,8 +39,8 @@ export interface Settings {
   accessRules: Record<string, AccessRule>;
   /** Largest number of entries each in-memory cache may hold. */
   cacheMaxEntries: number;
-  /** How long a Home Assistant verdict on an access token is reused at most. */
-  haCacheSeconds: number;
+  /** How old, at most, the Home Assistant "yes" behind a new cookie may be (seconds). */
+  haAnswerMaxAgeSeconds: number;
 }
 
 export interface ConfigProblem {
@@ -304,7 +304,15 @@ export function loadSettings(env: Env): SettingsResult {
   const haTimeoutMs = parseInteger(env, "HA_TIMEOUT", 5000, [200, 60_000], "ms", problems);
   const rateLimitPerMinute = parseInteger(env, "RATE_LIMIT", 60, [1, 1_000_000], "count", problems);
   const cacheMaxEntries = parseInteger(env, "CACHE_MAX_ENTRIES", 10_000, [10, 1_000_000], "count", problems);
-  const haCacheSeconds = parseInteger(env, "HA_CACHE_TTL", 300, [0, 3600], "s", problems);
+  const haAnswerMaxAgeSeconds = parseInteger(env, "HA_ANSWER_MAX_AGE", 10, [0, 60], "s", problems);
+  if (read(env, "HA_CACHE_TTL") !== undefined) {
+    // It used to let a Home Assistant "yes" stand for 300 s; silently ignoring it would hide that it no longer does.
+    problems.push({
+      key: "HA_CACHE_TTL",
+      message:
+        "is no longer supported: a new cookie now needs a Home Assistant answer at most HA_ANSWER_MAX_AGE seconds old (default 10, at most 60). Remove HA_CACHE_TTL, and set HA_ANSWER_MAX_AGE instead if the default does not suit you.",
+    });
+  }
 
   const issuer = read(env, "JWT_ISSUER") ?? "homeassistant";
   const audience = list(read(env, "JWT_AUDIENCE") ?? "homeassistant");
@@ -368,7 +376,7 @@ export function loadSettings(env: Env): SettingsResult {
       rateLimitPerMinute,
       accessRules,
       cacheMaxEntries,
-      haCacheSeconds,
+      haAnswerMaxAgeSeconds,
     },
   };
 }

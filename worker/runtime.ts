@@ -8,6 +8,7 @@ import { describeProblems, loadBindings, loadSettings, type Env, type Settings }
 import { fetchCurrentUser, type HomeAssistantUser } from "./home-assistant/current-user.js";
 import { createIdentityLookup, type IdentityLookup } from "./home-assistant/identity-lookup.js";
 import { createRateLimiter, type RateLimiter } from "./http/rate-limit.js";
+import { createHaSessionIndex, type HaSessionIndex } from "./tokens/ha-session-index.js";
 import { importKeyRing, KeyError, type KeyRing } from "./tokens/keys.js";
 import { kvRevocationList, memoryRevocationList, type RevocationList } from "./tokens/revocation-list.js";
 import { createSessionIssuer, type SessionIssuer } from "./tokens/session-issuer.js";
@@ -21,6 +22,7 @@ export interface Runtime {
   rateLimiter: RateLimiter;
   revocations: RevocationList;
   sessions: SessionIssuer;
+  haSessions: HaSessionIndex;
 }
 
 export type RuntimeResult = { ok: true; runtime: Runtime } | { ok: false; message: string };
@@ -63,11 +65,12 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
       identity: createIdentityLookup({
         fetchUser: (token) => fetchUser(settings, token),
         maxEntries: settings.cacheMaxEntries,
-        maxCacheSeconds: settings.haCacheSeconds,
+        maxAnswerAgeSeconds: settings.haAnswerMaxAgeSeconds,
       }),
       rateLimiter: createRateLimiter(settings.rateLimitPerMinute, settings.cacheMaxEntries),
       revocations,
       sessions: createSessionIssuer(keys, settings, revocations),
+      haSessions: createHaSessionIndex(revocations, settings.cacheMaxEntries),
     },
   };
 }
