@@ -129,6 +129,22 @@ describe.each(RUNTIMES)("Home Assistant ends a session, signer on %s", (runtime)
     expect((await session(token)).status).toBe(200);
   });
 
+  test("signing out (POST /logout) with the current cookie revokes the cookies its session got before, not other sessions", async () => {
+    const user = ha.addUser({ name: "Renewing" });
+    const refresh = ha.createRefreshToken(user.id);
+    const before = await signIn(await refreshedAccessToken(refresh.token));
+    await pastTheBound();
+    const current = await signIn(await refreshedAccessToken(refresh.token));
+    const otherDevice = await signIn(ha.accessToken(user.id));
+    expect(await verify(before)).toBe(200);
+    expect((await fetch(`${signer.url}/logout`, { method: "POST", headers: { Cookie: current } })).status).toBe(200);
+    expect(await verify(current)).toBe(401);
+    expect(await verify(before)).toBe(401);
+    expect(await verify(otherDevice)).toBe(200);
+    // The Home Assistant session itself goes on: "Sign in to services" works again.
+    expect(await verify(await signIn(await refreshedAccessToken(refresh.token)))).toBe(200);
+  });
+
   test("a Home Assistant answer is reused for HA_ANSWER_MAX_AGE only; within it, the same cookie comes back", async () => {
     const token = ha.accessToken(bystander.id);
     ha.resetStats();

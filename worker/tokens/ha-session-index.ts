@@ -47,6 +47,12 @@ export interface HaSessionIndex {
    * session is over: every JWT issued for it is revoked. Returns how many were revoked.
    */
   endIfAccepted(refused: HomeAssistantTokenRef, nowMs: number): Promise<number>;
+  /**
+   * Signing out with the JWT `jti` (POST/GET /logout): every JWT issued for the same Home
+   * Assistant session is revoked too, so cookies it replaced on renewal go with it. The session
+   * may sign in again. Returns how many were revoked besides `jti`.
+   */
+  signOut(jti: string, nowMs: number): Promise<number>;
   readonly sizes: { sessions: number; ended: number };
 }
 
@@ -71,6 +77,16 @@ export function createHaSessionIndex(revocations: RevocationList, maxEntries: nu
   const sessions = new BoundedCache<string, SessionRecord>(maxEntries);
   /** Sessions ended by a refusal → when (ms). */
   const ended = new BoundedCache<string, number>(maxEntries);
+  /** Issued JWT → its session, for sign-out. */
+  const sessionOfJwt = new BoundedCache<string, string>(maxEntries);
+
+  async function revokeAll(issuer: string, record: SessionRecord, now: number): Promise<number> {
+    sessions.delete(issuer);
+    const nowSeconds = Math.floor(now / 1000);
+    const live = [...record.jwts].filter(([, exp]) => exp > nowSeconds);
+    await Promise.all(live.map(([jti, exp]) => revocations.revoke(jti, exp, now)));
+    return live.length;
+  }
 
   return {
     get sizes() {
@@ -87,6 +103,7 @@ export function createHaSessionIndex(revocations: RevocationList, maxEntries: nu
       const record = sessions.get(accepted.issuer, requestStartedMs) ?? { tokens: new Map(), jwts: new Map() };
       record.tokens.set(accepted.token, accepted.expiresAt + HA_LEEWAY_SECONDS);
       record.jwts.set(jwt.jti, jwt.exp);
+      sessionOfJwt.set(jwt.jti, accepted.issuer, jwt.exp * 1000);
       prune(record.tokens, nowSeconds);
       prune(record.jwts, nowSeconds);
       // The record lives as long as its longest-lived JWT.
@@ -99,11 +116,15 @@ export function createHaSessionIndex(revocations: RevocationList, maxEntries: nu
       if (!record || !record.tokens.has(refused.token)) return 0;
       // Marked before the revocations' awaits, so that a JWT being issued meanwhile is caught by record().
       ended.set(refused.issuer, now, now + ENDED_MEMORY_MS);
-      sessions.delete(refused.issuer);
-      const nowSeconds = Math.floor(now / 1000);
-      const live = [...record.jwts].filter(([, exp]) => exp > nowSeconds);
-      await Promise.all(live.map(([jti, exp]) => revocations.revoke(jti, exp, now)));
-      return live.length;
+      return revokeAll(refused.issuer, record, now);
+    },
+
+    async signOut(jti, now) {
+      const issuer = sessionOfJwt.get(jti, now);
+      const record = issuer === undefined ? undefined : sessions.get(issuer, now);
+      if (issuer === undefined || !record?.jwts.has(jti)) return 0;
+      record.jwts.delete(jti); // the caller revokes it
+      return revokeAll(issuer, record, now);
     },
   };
 }

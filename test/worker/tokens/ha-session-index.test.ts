@@ -84,6 +84,20 @@ describe("Home Assistant session index", () => {
     expect(revoked.sort()).toEqual(["J2", "J3"]);
   });
 
+  test("signing out with one JWT revokes the others of its session, not other sessions, and does not end the session", async () => {
+    const { index, revoked } = setup();
+    await index.record(haToken("T1"), jwt("J1"), now);
+    await index.record(haToken("T2"), jwt("J2"), now);
+    await index.record(haToken("U1", S2), jwt("K1"), now);
+    expect(await index.signOut("J2", now)).toBe(1);
+    expect(revoked).toEqual(["J1"]); // J2 itself is the caller's to revoke
+    expect(await index.signOut("J2", now)).toBe(0);
+    expect(await index.signOut("unknown", now)).toBe(0);
+    // Signing in again with the same Home Assistant session works.
+    expect(await index.record(haToken("T2"), jwt("J3"), now + 1)).toBe(true);
+    expect(revoked).toEqual(["J1"]);
+  });
+
   test("bounded: at most MAX_PER_SESSION JWTs per session (the soonest-expiring go) and CACHE_MAX_ENTRIES sessions", async () => {
     const { index, revoked } = setup();
     for (let i = 0; i < MAX_PER_SESSION + 5; i++) await index.record(haToken(`T${i}`), jwt(`J${i}`, nowSeconds + 100 + i), now);
