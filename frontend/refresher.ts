@@ -295,7 +295,7 @@ export function createRefresher(): Refresher {
      * Never an expired token, and after page load always one Home Assistant (or the app) has just
      * renewed: so a revoked refresh token or a deactivated user shows here, in this browser,
      * instead of as a rejected token that the signer would forward to Home Assistant (a failed
-     * login there) or still accept from its cache (HA_CACHE_TTL). On page load Home Assistant's
+     * login there) or still accept from its cache for up to HA_ANSWER_MAX_AGE. On page load Home Assistant's
      * WebSocket has just accepted the token. In the apps, ExternalAuth asks the app; without
      * `force` it never interrupts a renewal that Home Assistant's own frontend has asked for.
      */

@@ -43,8 +43,8 @@ export interface Settings {
   accessRules: Record<string, AccessRule>;
   /** Largest number of entries each in-memory cache may hold. */
   cacheMaxEntries: number;
-  /** How long a Home Assistant verdict on an access token is reused at most. */
-  haCacheSeconds: number;
+  /** How old, at most, the Home Assistant "yes" behind a new cookie may be (seconds). */
+  haAnswerMaxAgeSeconds: number;
   /** Protection of the signer's address from Home Assistant's IP ban (home-assistant/ban-guard.ts). */
   haGuard: {
     /** HA_TOKEN: long-lived access token of a dedicated Home Assistant user, if given. */
@@ -418,7 +418,15 @@ export function loadSettings(env: Env, platform: Platform = "workers"): Settings
   const haTimeoutMs = parseInteger(env, "HA_TIMEOUT", 5000, [200, 60_000], "ms", problems);
   const rateLimitPerMinute = parseInteger(env, "RATE_LIMIT", 60, [1, 1_000_000], "count", problems);
   const cacheMaxEntries = parseInteger(env, "CACHE_MAX_ENTRIES", 10_000, [10, 1_000_000], "count", problems);
-  const haCacheSeconds = parseInteger(env, "HA_CACHE_TTL", 300, [0, 3600], "s", problems);
+  const haAnswerMaxAgeSeconds = parseInteger(env, "HA_ANSWER_MAX_AGE", 10, [0, 60], "s", problems);
+  if (read(env, "HA_CACHE_TTL") !== undefined) {
+    // It used to let a Home Assistant "yes" stand for 300 s; silently ignoring it would hide that it no longer does.
+    problems.push({
+      key: "HA_CACHE_TTL",
+      message:
+        "is no longer supported: a new cookie now needs a Home Assistant answer at most HA_ANSWER_MAX_AGE seconds old (default 10, at most 60). Remove HA_CACHE_TTL, and set HA_ANSWER_MAX_AGE instead if the default does not suit you.",
+    });
+  }
   const haGuard = {
     serviceToken: parseServiceToken(env, problems),
     loginAttemptsThreshold: parseLoginAttemptsThreshold(env, problems),
@@ -495,7 +503,7 @@ export function loadSettings(env: Env, platform: Platform = "workers"): Settings
       rateLimitPerMinute,
       accessRules,
       cacheMaxEntries,
-      haCacheSeconds,
+      haAnswerMaxAgeSeconds,
       haGuard,
       gatedHosts,
       gateForwardCookie,

@@ -11,6 +11,7 @@ import { createIdentityLookup, type IdentityLookup } from "./home-assistant/iden
 import { createServiceCredential } from "./home-assistant/service-credential.js";
 import { createUserDirectory, type UserDirectory } from "./home-assistant/user-directory.js";
 import { createRateLimiter, type RateLimiter } from "./http/rate-limit.js";
+import { createHaSessionIndex, type HaSessionIndex } from "./tokens/ha-session-index.js";
 import { importKeyRing, KeyError, type KeyRing } from "./tokens/keys.js";
 import { kvRevocationList, memoryRevocationList, type RevocationList } from "./tokens/revocation-list.js";
 import { createSessionIssuer, type SessionIssuer } from "./tokens/session-issuer.js";
@@ -28,6 +29,7 @@ export interface Runtime {
   rateLimiter: RateLimiter;
   revocations: RevocationList;
   sessions: SessionIssuer;
+  haSessions: HaSessionIndex;
 }
 
 export type RuntimeResult = { ok: true; runtime: Runtime } | { ok: false; message: string };
@@ -85,13 +87,14 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
           return user;
         },
         maxEntries: settings.cacheMaxEntries,
-        maxCacheSeconds: settings.haCacheSeconds,
+        maxAnswerAgeSeconds: settings.haAnswerMaxAgeSeconds,
       }),
       banGuard,
       userDirectory,
       rateLimiter: createRateLimiter(settings.rateLimitPerMinute, settings.cacheMaxEntries),
       revocations,
       sessions: createSessionIssuer(keys, settings, revocations),
+      haSessions: createHaSessionIndex(revocations, settings.cacheMaxEntries),
     },
   };
 }

@@ -21,6 +21,7 @@ describe("loadSettings", () => {
     expect(s.jwt).toEqual({ issuer: "homeassistant", audience: ["homeassistant"] });
     expect(s.allowedOrigins).toEqual(["https://ha.example.com"]);
     expect(s.haTimeoutMs).toBe(5000);
+    expect(s.haAnswerMaxAgeSeconds).toBe(10);
   });
 
   test("every documented key is read and normalised", () => {
@@ -38,6 +39,7 @@ describe("loadSettings", () => {
       ALLOWED_ORIGINS: "https://ha.example.com, http://192.168.1.10:8123",
       REDIRECT_ALLOWLIST: "grafana.example.net,*.lan.example.org,https://nas.example.net:5001",
       HA_TIMEOUT: "2s",
+      HA_ANSWER_MAX_AGE: "1",
       PUBLIC_URL: "https://auth.example.com/",
       ACCESS_RULES: '{"Grafana.example.com":{"roles":["admin"]}}',
     });
@@ -52,6 +54,7 @@ describe("loadSettings", () => {
     expect(s.allowedOrigins).toEqual(["https://ha.example.com", "http://192.168.1.10:8123"]);
     expect(s.redirectAllowlist).toEqual(["grafana.example.net", "*.lan.example.org", "https://nas.example.net:5001"]);
     expect(s.haTimeoutMs).toBe(2000);
+    expect(s.haAnswerMaxAgeSeconds).toBe(1);
     expect(s.publicUrl).toBe("https://auth.example.com");
     expect(s.accessRules).toEqual({ "grafana.example.com": { roles: ["admin"] } });
   });
@@ -91,6 +94,9 @@ describe("loadSettings", () => {
     [{ ACCESS_RULES: '{"x.example.com":{"roles":"admin"}}' }, "ACCESS_RULES"],
     [{ ACCESS_RULES: '{"x.example.com":{}}' }, "ACCESS_RULES"],
     [{ RATE_LIMIT: "lots" }, "RATE_LIMIT"],
+    [{ HA_ANSWER_MAX_AGE: "61" }, "HA_ANSWER_MAX_AGE"],
+    [{ HA_ANSWER_MAX_AGE: "5m" }, "HA_ANSWER_MAX_AGE"],
+    [{ HA_ANSWER_MAX_AGE: "soon" }, "HA_ANSWER_MAX_AGE"],
   ])("%j is refused with a message naming %s", (override, key) => {
     const problems = problemsOf({ ...base, ...override });
     expect(problems.map((p) => p.key)).toContain(key);
@@ -98,6 +104,14 @@ describe("loadSettings", () => {
     expect(text).toContain(key);
     // Every message says what to do, not only what is wrong.
     for (const p of problems) expect(p.message.length).toBeGreaterThan(20);
+  });
+
+  test("the retired HA_CACHE_TTL is refused with a message that names its replacement, whatever its value", () => {
+    for (const value of ["300", "0", "10"]) {
+      const problems = problemsOf({ ...base, HA_CACHE_TTL: value });
+      expect(problems.map((p) => p.key)).toEqual(["HA_CACHE_TTL"]);
+      expect(problems[0]!.message).toMatch(/no longer supported.*HA_ANSWER_MAX_AGE.*Remove HA_CACHE_TTL/);
+    }
   });
 
   test("all problems are reported together", () => {

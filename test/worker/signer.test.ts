@@ -310,6 +310,7 @@ describe.each(RUNTIMES)("signer on %s", (runtime) => {
       ["no key", "SIGNING_KEY", { SIGNING_KEY: "" }],
       ["bad key", "SIGNING_KEY", { SIGNING_KEY: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----" }],
       ["bad TTL", "TOKEN_TTL", { TOKEN_TTL: "soon" }],
+      ["the retired HA_CACHE_TTL", "HA_ANSWER_MAX_AGE", { HA_CACHE_TTL: "300" }],
     ])("%s → every endpoint answers 500 misconfigured naming %s, and nothing is signed", async (_label, key, override) => {
       const s = await extraSigner({ ...(await baseEnv()), ...override });
       ha.resetStats();

@@ -11,10 +11,17 @@ import { allowedRedirect } from "../http/redirect-allowlist.js";
 import type { AppEnv } from "../runtime.js";
 import { presentedSession } from "./presented-session.js";
 
-/** A copied cookie must stop working at /verify too, not only disappear from this browser. */
+/**
+ * A copied cookie must stop working at /verify too, not only disappear from this browser; so
+ * must the cookies it replaced on renewal, issued for the same Home Assistant session.
+ */
 async function revokePresentedSession(c: Context<AppEnv>): Promise<void> {
   const session = await presentedSession(c, { acceptBearer: false });
-  if (session.ok) await c.get("runtime").revocations.revoke(session.claims.jti, session.claims.exp, Date.now());
+  if (!session.ok) return;
+  const { revocations, haSessions } = c.get("runtime");
+  const now = Date.now();
+  await revocations.revoke(session.claims.jti, session.claims.exp, now);
+  await haSessions.signOut(session.claims.jti, now);
 }
 
 export function logoutRoutes(): Hono<AppEnv> {

@@ -3,7 +3,9 @@
  * GET  /session: whether this browser sent our cookie and whether it is valid, without
  *                revealing it (for the panel's diagnostics).
  * Order matters: origin -> rate limit -> header -> local pre-check -> Home Assistant ->
- * sign -> cookie. Any failure throws before the cookie line, so no failure sets a cookie.
+ * sign -> record for the Home Assistant session -> cookie. Any failure throws before the
+ * cookie line, so no failure sets a cookie. Home Assistant refusing a token it accepted
+ * before revokes every cookie issued for that session (tokens/ha-session-index.ts).
  */
 import { Hono } from "hono";
 import { HomeAssistantError, type HomeAssistantFailure } from "../home-assistant/errors.js";
@@ -44,7 +46,7 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
   routes.use("/session", corsForAllowedOrigins());
 
   routes.post("/session", async (c) => {
-    const { settings, identity, sessions, rateLimiter } = c.get("runtime");
+    const { settings, identity, sessions, haSessions, rateLimiter } = c.get("runtime");
     const now = Date.now();
     const wait = rateLimiter.take(clientAddress(c), now);
     if (wait > 0) {
@@ -65,11 +67,14 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
 
     // A valid cookie of ours marks a signed-in user renewing (ban-guard.ts keeps a slot for them).
     const previous = await presentedSession(c, { acceptBearer: false });
+    const haToken = { token, issuer: check.issuer, expiresAt: check.expiresAt };
     let user;
     try {
-      user = await identity.lookup(token, check.expiresAt, now, { client: clientAddress(c), trusted: previous.ok });
+      user = await identity.lookup(token, haToken, now, { client: clientAddress(c), trusted: previous.ok });
     } catch (error) {
       if (!(error instanceof HomeAssistantError)) throw error;
+      // Home Assistant's "no" to a token it accepted before ends that session's cookies too.
+      if (error.isVerdict) await haSessions.endIfAccepted(haToken, Date.now());
       const { status, code } = HA_FAILURES[error.failure];
       const wait = error.retryAfterSeconds;
       throw new HttpError(status, code, error.message, wait === undefined ? {} : { "Retry-After": String(wait) });
@@ -81,6 +86,9 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
     }
 
     const { jwt, claims } = await sessions.issue(token, user, now);
+    if (!(await haSessions.record(haToken, claims, now))) {
+      throw new HttpError(401, HA_FAILURES.rejected.code, "Home Assistant ended this session while the request was under way; sign in again.");
+    }
     c.header("Set-Cookie", sessionCookie(settings, jwt, claims.exp - Math.floor(now / 1000)));
     c.header("Cache-Control", "no-store");
     return c.json({
