@@ -53,7 +53,8 @@ const offline = { CI: "true", WRANGLER_SEND_METRICS: "false", WRANGLER_SEND_ERRO
 const child = onNode
   ? spawn(process.execPath, ["--experimental-websocket", "--import", "tsx", "worker/node.ts"], {
       stdio: "inherit",
-      env: { ...vars, ...process.env, PORT: port },
+      // Sign-outs survive a restart of the development signer (.local/ is gitignored).
+      env: { DATA_DIR: ".local", ...vars, ...process.env, PORT: port },
     })
   : spawn("npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", port, "--show-interactive-dev-session=false"], {
       stdio: "inherit",

@@ -9,7 +9,8 @@ import { fetchCurrentUser, type HomeAssistantUser } from "./home-assistant/curre
 import { createIdentityLookup, type IdentityLookup } from "./home-assistant/identity-lookup.js";
 import { createRateLimiter, type RateLimiter } from "./http/rate-limit.js";
 import { importKeyRing, KeyError, type KeyRing } from "./tokens/keys.js";
-import { kvRevocationList, memoryRevocationList, type RevocationList } from "./tokens/revocation-list.js";
+import type { RevokedSession } from "./tokens/revocation-feed.js";
+import { kvRevocationList, memoryRevocationList, type RevocationList, type RevocationStore } from "./tokens/revocation-list.js";
 import { createSessionIssuer, type SessionIssuer } from "./tokens/session-issuer.js";
 import { createVerifier, type Verifier } from "./tokens/verify.js";
 
@@ -36,6 +37,8 @@ export type ClientAddress = (c: Context<AppEnv>) => string;
 export interface RuntimeOptions {
   /** Replaces the WebSocket exchange; only the in-process benchmark uses it. */
   fetchUser?: (settings: Settings, token: string) => Promise<HomeAssistantUser>;
+  /** Durable deny-list for the memory list (the Node entry's DATA_DIR file) and what it held at start. */
+  revocationStore?: { store: RevocationStore; restored: RevokedSession[] };
 }
 
 export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Promise<RuntimeResult> {
@@ -52,7 +55,7 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
   const { revokedSessions } = loadBindings(env);
   const revocations = revokedSessions
     ? kvRevocationList(revokedSessions, settings.cacheMaxEntries)
-    : memoryRevocationList(settings.cacheMaxEntries);
+    : memoryRevocationList(settings.cacheMaxEntries, options.revocationStore ?? {});
   const fetchUser = options.fetchUser ?? ((s: Settings, token: string) => fetchCurrentUser(s.haWebSocketUrl, token, s.haTimeoutMs));
   return {
     ok: true,
