@@ -70,12 +70,13 @@ export function createVerifierRuntime(settings: VerifierSettings, fetchImpl: Fet
   let stopped = false;
 
   const later = (ms: number, run: () => Promise<void>) => {
-    if (stopped) return;
+    if (stopped) return undefined;
     const timer = setTimeout(() => {
       timers.delete(timer);
       void run();
     }, ms);
     timers.add(timer);
+    return timer;
   };
 
   const signerOrigin = new URL(settings.signerUrl).origin;
@@ -103,20 +104,31 @@ export function createVerifierRuntime(settings: VerifierSettings, fetchImpl: Fet
     return { ok: true, maxAgeMs: document.maxAgeMs };
   }
 
-  async function refreshKeysAndPolicy(): Promise<void> {
-    const now = Date.now();
-    const fromPolicy = await refreshPolicy(now);
-    const fromKeys = await keys.refresh(now);
-    publish();
-    const ok = fromPolicy.ok && fromKeys.ok;
-    const asked = Math.min(fromPolicy.maxAgeMs ?? settings.keysRefreshMs, fromKeys.maxAgeMs ?? settings.keysRefreshMs);
-    later(ok ? Math.max(MIN_REFRESH_MS, Math.min(asked, settings.keysRefreshMs)) : Math.min(RETRY_MS, settings.keysRefreshMs), refreshKeysAndPolicy);
+  let refreshing: Promise<void> | undefined;
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  function refreshKeysAndPolicy(): Promise<void> {
+    refreshing ??= (async () => {
+      const now = Date.now();
+      const fromPolicy = await refreshPolicy(now);
+      const fromKeys = await keys.refresh(now);
+      publish();
+      const ok = fromPolicy.ok && fromKeys.ok;
+      const asked = Math.min(fromPolicy.maxAgeMs ?? settings.keysRefreshMs, fromKeys.maxAgeMs ?? settings.keysRefreshMs);
+      if (refreshTimer) {
+        clearTimeout(refreshTimer);
+        timers.delete(refreshTimer);
+      }
+      refreshTimer = later(ok ? Math.min(settings.keysRefreshMs, Math.max(MIN_REFRESH_MS, asked)) : Math.min(RETRY_MS, settings.keysRefreshMs), refreshKeysAndPolicy);
+    })().finally(() => (refreshing = undefined));
+    return refreshing;
   }
 
   async function pollRevocations(): Promise<void> {
     if (await revocations.poll(Date.now())) {
       feedSynced = true;
       publish();
+      // The signer answers again after a failed key fetch (e.g. for an unknown kid): catch up now, not at the next refresh.
+      if (keys.status().lastError !== undefined || policyError !== undefined) void refreshKeysAndPolicy();
     }
     later(settings.revocationsPollMs, pollRevocations);
   }
