@@ -78,7 +78,7 @@ const NOT_REVOKED_CACHE_MS = 10_000;
  * reused for INDEX_CACHE_MS within an isolate.
  */
 export const REVOKED_INDEX_KEY = "revoked-index";
-const INDEX_CACHE_MS = 5_000;
+const INDEX_CACHE_MS = 2_000;
 
 type IndexEntry = [jti: string, exp: number, revokedAt: number];
 
