@@ -47,6 +47,8 @@ Reverse proxy:
   forward auth:  ${signer}/verify
   public key:    ${signer}/public-key.pem   (JWKS: ${signer}/.well-known/jwks.json)
   configs:       npm run proxy-config -- <caddy|nginx|traefik|haproxy> --host <service host> --upstream <url>
+  local verifier (next to Caddy/Traefik, no request to the signer per page view):
+                 SIGNER_URL=${signer} npm run verifier   (forward auth to http://127.0.0.1:8788/verify)
 `);
 
 const offline = { CI: "true", WRANGLER_SEND_METRICS: "false", WRANGLER_SEND_ERROR_REPORTS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
