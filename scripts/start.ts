@@ -47,13 +47,16 @@ Reverse proxy:
   forward auth:  ${signer}/verify
   public key:    ${signer}/public-key.pem   (JWKS: ${signer}/.well-known/jwks.json)
   configs:       npm run proxy-config -- <caddy|nginx|traefik|haproxy> --host <service host> --upstream <url>
+  local verifier (next to Caddy/Traefik, no request to the signer per page view):
+                 SIGNER_URL=${signer} npm run verifier   (forward auth to http://127.0.0.1:8788/verify)
 `);
 
 const offline = { CI: "true", WRANGLER_SEND_METRICS: "false", WRANGLER_SEND_ERROR_REPORTS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 const child = onNode
   ? spawn(process.execPath, ["--experimental-websocket", "--import", "tsx", "worker/node.ts"], {
       stdio: "inherit",
-      env: { ...vars, ...process.env, PORT: port },
+      // Sign-outs survive a restart of the development signer (.local/ is gitignored).
+      env: { DATA_DIR: ".local", ...vars, ...process.env, PORT: port },
     })
   : spawn("npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", port, "--show-interactive-dev-session=false"], {
       stdio: "inherit",

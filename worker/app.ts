@@ -9,10 +9,12 @@ import type { Env } from "./config.js";
 import { gate, gatedHost } from "./gate/gate.js";
 import { errorResponse, HttpError } from "./http/errors.js";
 import { frontendBundleRoutes } from "./routes/frontend-bundle.js";
+import { checkPolicyRoutes } from "./routes/check-policy.js";
 import { healthRoutes } from "./routes/health.js";
 import { keyRoutes } from "./routes/keys.js";
 import { loginRoutes } from "./routes/login.js";
 import { logoutRoutes } from "./routes/logout.js";
+import { revocationRoutes } from "./routes/revocations.js";
 import { sessionRoutes } from "./routes/session.js";
 import { verifyRoutes } from "./routes/verify.js";
 import { buildRuntime, type AppEnv, type ClientAddress, type RuntimeOptions, type RuntimeResult } from "./runtime.js";
@@ -94,6 +96,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route("/", verifyRoutes());
   app.route("/", loginRoutes());
   app.route("/", keyRoutes());
+  app.route("/", checkPolicyRoutes());
+  app.route("/", revocationRoutes());
   app.route("/", healthRoutes());
   app.get("/", (c) =>
     c.json({
@@ -108,6 +112,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
         "GET /jwt-cookie.js",
         "GET /.well-known/jwks.json",
         "GET /public-key.pem",
+        "GET /.well-known/jwt-cookie.json",
+        "GET /revocations?since=",
         "GET /healthz",
       ],
     }),

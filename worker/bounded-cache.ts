@@ -35,6 +35,11 @@ export class BoundedCache<K, V> {
     }
   }
 
+  /** Every entry not expired at `now`, without touching recency (for listing, e.g. the deny-list feed). */
+  *live(now: number): IterableIterator<[K, V]> {
+    for (const [key, entry] of this.entries) if (entry.expiresAt > now) yield [key, entry.value];
+  }
+
   delete(key: K): void {
     this.entries.delete(key);
   }

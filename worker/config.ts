@@ -166,7 +166,7 @@ function parsePreviousKeys(raw: string | undefined, problems: ConfigProblem[]): 
   return out;
 }
 
-function parseAccessRules(raw: string | undefined, problems: ConfigProblem[]): Record<string, AccessRule> {
+export function parseAccessRules(raw: string | undefined, problems: ConfigProblem[]): Record<string, AccessRule> {
   if (raw === undefined) return {};
   const example = 'e.g. {"grafana.example.com":{"roles":["admin"]},"nas.example.com":{"users":["<Home Assistant user id>"]}}';
   let parsed: unknown;
@@ -516,11 +516,13 @@ export function describeProblems(problems: ConfigProblem[]): string {
   return problems.map((p) => `${p.key} ${p.message}`).join(" ");
 }
 
-/** Settings of the Node entry only (where to listen, which peers may set X-Forwarded-For). */
+/** Settings of the Node entry only (where to listen, which peers may set X-Forwarded-For, where to keep the deny-list). */
 export interface NodeServerSettings {
   port: number;
   host: string;
   trustedProxies: string[];
+  /** Directory for the deny-list file; undefined = memory only (a restart forgets sign-outs). */
+  dataDir: string | undefined;
 }
 
 export function loadNodeServerSettings(env: Env): { ok: true; server: NodeServerSettings } | { ok: false; problems: ConfigProblem[] } {
@@ -528,7 +530,53 @@ export function loadNodeServerSettings(env: Env): { ok: true; server: NodeServer
   const port = parseInteger(env, "PORT", 8787, [1, 65_535], "count", problems);
   const host = read(env, "HOST") ?? "127.0.0.1";
   const trustedProxies = list(read(env, "TRUSTED_PROXIES"));
-  return problems.length ? { ok: false, problems } : { ok: true, server: { port, host, trustedProxies } };
+  const dataDir = read(env, "DATA_DIR");
+  if (dataDir !== undefined && /[\0\n]/.test(dataDir)) {
+    problems.push({ key: "DATA_DIR", message: "must be a directory path on one line, e.g. /var/lib/jwt-cookie." });
+  }
+  return problems.length ? { ok: false, problems } : { ok: true, server: { port, host, trustedProxies, dataDir } };
+}
+
+/** Settings of the local verifier (worker/verifier-node.ts): where the signer is, where to listen, how often to ask. */
+export interface VerifierSettings {
+  /** The signer as the verifier reaches it, without a trailing slash (may have a path prefix). */
+  signerUrl: string;
+  port: number;
+  host: string;
+  /** How often the deny-list feed is polled: a sign-out reaches this verifier within about this long. */
+  revocationsPollMs: number;
+  /** How often keys and the check policy are fetched again when nothing asks sooner. */
+  keysRefreshMs: number;
+  /** At most one extra JWKS fetch per this long, triggered by a token with an unknown kid. */
+  unknownKidRefetchMs: number;
+  cacheMaxEntries: number;
+}
+
+export function loadVerifierSettings(env: Env): { ok: true; settings: VerifierSettings } | { ok: false; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  const raw = read(env, "SIGNER_URL");
+  let signerUrl = "";
+  if (raw === undefined) {
+    problems.push({ key: "SIGNER_URL", message: 'is missing: set it to the signer\'s address as this machine reaches it, e.g. "https://auth.example.com" or "http://127.0.0.1:8787".' });
+  } else {
+    let url: URL | undefined;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.username || url.password || url.search || url.hash || /[\\\s]/.test(raw)) {
+      problems.push({ key: "SIGNER_URL", message: `"${raw}" is not an http(s) URL without query or credentials: use e.g. "https://auth.example.com".` });
+    } else signerUrl = `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  }
+  const port = parseInteger(env, "PORT", 8788, [1, 65_535], "count", problems);
+  const host = read(env, "HOST") ?? "127.0.0.1";
+  const revocationsPollMs = parseInteger(env, "REVOCATIONS_POLL", 10_000, [100, 300_000], "ms", problems);
+  const keysRefreshMs = parseInteger(env, "KEYS_REFRESH", 300_000, [1_000, 86_400_000], "ms", problems);
+  const unknownKidRefetchMs = parseInteger(env, "UNKNOWN_KID_REFETCH", 5_000, [100, 3_600_000], "ms", problems);
+  const cacheMaxEntries = parseInteger(env, "CACHE_MAX_ENTRIES", 10_000, [10, 1_000_000], "count", problems);
+  if (problems.length) return { ok: false, problems };
+  return { ok: true, settings: { signerUrl, port, host, revocationsPollMs, keysRefreshMs, unknownKidRefetchMs, cacheMaxEntries } };
 }
 
 /** Platform bindings (objects, not strings) the signer can use when they are present. */

@@ -8,6 +8,7 @@ import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createApp } from "./app.js";
 import type { Env } from "./config.js";
+import { openRevocationFile } from "./node-revocation-file.js";
 
 function normalise(address: string): string {
   return address.replace(/^::ffff:/, "");
@@ -27,11 +28,23 @@ export interface NodeSigner {
   close(): Promise<void>;
 }
 
-export function startNodeServer(options: { env: Env; port: number; host: string; trustedProxies: string[] }): Promise<NodeSigner> {
+export async function startNodeServer(options: {
+  env: Env;
+  port: number;
+  host: string;
+  trustedProxies: string[];
+  /** Keep the deny-list in DATA_DIR/revoked-sessions.jsonl across restarts; unset = memory only. */
+  dataDir?: string | undefined;
+}): Promise<NodeSigner> {
   // The app sees the same env object on every request (so the runtime is built once);
   // the peer address travels beside the request instead of inside env.
   const addresses = new WeakMap<Request, string>();
-  const app = createApp({ platform: "node", clientAddress: (c) => addresses.get(c.req.raw) ?? "unknown" });
+  const file = options.dataDir === undefined ? undefined : await openRevocationFile(options.dataDir, Date.now());
+  const app = createApp({
+    platform: "node",
+    clientAddress: (c) => addresses.get(c.req.raw) ?? "unknown",
+    ...(file ? { revocationStore: { store: file.store, restored: file.restored } } : {}),
+  });
   return new Promise((resolve) => {
     const server = serve(
       {
@@ -49,7 +62,7 @@ export function startNodeServer(options: { env: Env; port: number; host: string;
           close: () =>
             new Promise<void>((done) => {
               (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-              server.close(() => done());
+              server.close(() => void (file?.close() ?? Promise.resolve()).then(() => done()));
             }),
         }),
     );

@@ -13,9 +13,14 @@ if (!loaded.ok) {
   console.error(`[jwt-cookie] ${describeProblems(loaded.problems)}`);
   process.exit(1);
 }
-const { port, host, trustedProxies } = loaded.server;
-const signer = await startNodeServer({ env, port, host, trustedProxies });
+const { port, host, trustedProxies, dataDir } = loaded.server;
+const signer = await startNodeServer({ env, port, host, trustedProxies, dataDir });
 console.log(`[jwt-cookie] signer listening on http://${host}:${signer.port}`);
+console.log(
+  dataDir === undefined
+    ? "[jwt-cookie] DATA_DIR is not set: sign-outs are kept in memory only and a restart forgets them (set DATA_DIR=/var/lib/jwt-cookie)."
+    : `[jwt-cookie] sign-outs are kept in ${dataDir}`,
+);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => void signer.close().then(() => process.exit(0)));

@@ -13,7 +13,8 @@ import { createUserDirectory, type UserDirectory } from "./home-assistant/user-d
 import { createRateLimiter, type RateLimiter } from "./http/rate-limit.js";
 import { createHaSessionIndex, type HaSessionIndex } from "./tokens/ha-session-index.js";
 import { importKeyRing, KeyError, type KeyRing } from "./tokens/keys.js";
-import { kvRevocationList, memoryRevocationList, type RevocationList } from "./tokens/revocation-list.js";
+import type { RevokedSession } from "./tokens/revocation-feed.js";
+import { kvRevocationList, memoryRevocationList, type RevocationList, type RevocationStore } from "./tokens/revocation-list.js";
 import { createSessionIssuer, type SessionIssuer } from "./tokens/session-issuer.js";
 import { createVerifier, type Verifier } from "./tokens/verify.js";
 
@@ -47,6 +48,8 @@ export interface RuntimeOptions {
   platform?: Platform;
   /** Replaces the WebSocket exchange; only the in-process benchmark uses it. */
   fetchUser?: (settings: Settings, token: string) => Promise<HomeAssistantUser>;
+  /** Durable deny-list for the memory list (the Node entry's DATA_DIR file) and what it held at start. */
+  revocationStore?: { store: RevocationStore; restored: RevokedSession[] };
 }
 
 export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Promise<RuntimeResult> {
@@ -63,7 +66,7 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
   const { revokedSessions } = loadBindings(env);
   const revocations = revokedSessions
     ? kvRevocationList(revokedSessions, settings.cacheMaxEntries)
-    : memoryRevocationList(settings.cacheMaxEntries);
+    : memoryRevocationList(settings.cacheMaxEntries, options.revocationStore ?? {});
   const fetchUser = options.fetchUser ?? ((s: Settings, token: string) => fetchCurrentUser(s.haWebSocketUrl, token, s.haTimeoutMs));
   const { serviceToken, loginAttemptsThreshold, rejectionsPerClient, rejectionWindowSeconds } = settings.haGuard;
   const banGuard = createBanGuard({

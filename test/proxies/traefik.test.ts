@@ -22,7 +22,7 @@ interface Dynamic {
 }
 
 /** What both forms must say, whatever their syntax. */
-function checkSemantics(config: Dynamic): void {
+function checkSemantics(config: Dynamic, check = "http://jwt-cookie:8787"): void {
   const routers = Object.values(config.http.routers);
   expect(routers).toHaveLength(1);
   const router = routers[0]!;
@@ -33,7 +33,7 @@ function checkSemantics(config: Dynamic): void {
   const [strip, auth] = router.middlewares.map((name) => config.http.middlewares[name]!);
   expect(auth?.forwardAuth, "the last middleware is the forward auth").toBeDefined();
   const forwardAuth = auth!.forwardAuth!;
-  expect(forwardAuth.address).toBe("http://jwt-cookie:8787/verify");
+  expect(forwardAuth.address).toBe(`${check}/verify`);
   expect(forwardAuth.trustForwardHeader).toBe(false);
   expect(forwardAuth.authResponseHeaders).toEqual(["Remote-User", "Remote-Name", "Remote-Groups"]);
   // Runs before the check: a client's Remote_User (read as REMOTE_USER by CGI-style apps) never arrives.
@@ -63,6 +63,14 @@ describe("Traefik forwardAuth config (checked against the documented schema; Tra
     const service = Object.values((config as unknown as Dynamic).http.services)[0]!;
     expect(service.loadBalancer.server).toEqual({ port: 3000 });
     expect(Object.values((config as unknown as Dynamic).http.routers)[0]!.entryPoints).toEqual(["https"]);
+  });
+
+  it("local mode: forwardAuth to the local verifier on the same host, same schema and semantics", () => {
+    // What --check local produces: the verifier (npm run verifier, default 127.0.0.1:8788) in place of the signer.
+    const verifierArgs = ARGS.map((arg) => (arg === "http://jwt-cookie:8787" ? "http://127.0.0.1:8788" : arg));
+    const config = parse(generated(verifierArgs, ENV)) as Dynamic;
+    expect(validate(config, DYNAMIC_CONFIG)).toEqual([]);
+    checkSemantics(config, "http://127.0.0.1:8788");
   });
 
   it("the schema check itself catches a misspelt or mistyped field", () => {

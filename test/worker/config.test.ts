@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { describeProblems, loadSettings, parseOrigin } from "../../worker/config.js";
+import { describeProblems, loadNodeServerSettings, loadSettings, loadVerifierSettings, parseOrigin } from "../../worker/config.js";
 
 const base = { HA_URL: "https://ha.example.com", SIGNING_KEY: "-----BEGIN PRIVATE KEY-----x-----END PRIVATE KEY-----" };
 
@@ -161,5 +161,30 @@ describe("Home Assistant ban guard settings", () => {
   ])("%s=%s is refused with a message naming the key", (key, value) => {
     const problems = problemsOf({ ...base, [key]: value });
     expect(problems.map((p) => p.key)).toEqual([key]);
+  });
+});
+
+describe("verifier and Node data settings (issue 9)", () => {
+  test("SIGNER_URL is required and must be a plain http(s) URL; defaults as documented", () => {
+    const missing = loadVerifierSettings({});
+    expect(missing.ok).toBe(false);
+    if (!missing.ok) expect(missing.problems.map((p) => p.key)).toEqual(["SIGNER_URL"]);
+    for (const bad of ["auth.example.com", "ftp://a", "https://u:p@a", "https://a/?x=1", "https://a/#x"]) {
+      const result = loadVerifierSettings({ SIGNER_URL: bad });
+      expect(result.ok, bad).toBe(false);
+      if (!result.ok) expect(result.problems[0]!.message).toContain(bad);
+    }
+    const ok = loadVerifierSettings({ SIGNER_URL: "https://Auth.example.com/jwt/" });
+    expect(ok).toEqual({
+      ok: true,
+      settings: { signerUrl: "https://auth.example.com/jwt", port: 8788, host: "127.0.0.1", revocationsPollMs: 10_000, keysRefreshMs: 300_000, unknownKidRefetchMs: 5_000, cacheMaxEntries: 10_000 },
+    });
+    const bad = loadVerifierSettings({ SIGNER_URL: "http://127.0.0.1:8787", REVOCATIONS_POLL: "0", KEYS_REFRESH: "soon" });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.problems.map((p) => p.key)).toEqual(["REVOCATIONS_POLL", "KEYS_REFRESH"]);
+  });
+  test("DATA_DIR: unset = memory only; a path is kept as given", () => {
+    expect(loadNodeServerSettings({})).toMatchObject({ ok: true, server: { dataDir: undefined } });
+    expect(loadNodeServerSettings({ DATA_DIR: "/var/lib/jwt-cookie" })).toMatchObject({ ok: true, server: { dataDir: "/var/lib/jwt-cookie" } });
   });
 });

@@ -29,6 +29,9 @@ describe.each(RUNTIMES)("Home Assistant ends a session, signer on %s", (runtime)
       COOKIE_SECURE: "false",
       RATE_LIMIT: "1000",
       HA_ANSWER_MAX_AGE: "1",
+      // This file ends sessions on purpose; the ban guard (test/worker/ha-ban-guard.test.ts) is not under test here.
+      HA_LOGIN_ATTEMPTS_THRESHOLD: "off",
+      HA_REJECTIONS_PER_CLIENT: "1000",
     });
   });
   afterAll(async () => {

@@ -96,6 +96,34 @@ describe.each(variants)("revocation on %s", (_label, runtime, kv) => {
     expect((await verify(first)).status).toBe(401);
   });
 
+  test("GET /revocations: the feed local verifiers poll gives jti and exp only; a bad cursor is a 400", async () => {
+    const cookie = await signIn(alice);
+    const jti = JSON.parse(Buffer.from(cookie.split("=")[1]!.split(".")[1]!, "base64url").toString()).jti as string;
+    const before = (await (await fetch(`${signer.url}/revocations`)).json()) as { cursor: string };
+    await fetch(`${signer.url}/logout`, { method: "POST", headers: { Cookie: cookie } });
+    const page = (await (await fetch(`${signer.url}/revocations?since=${encodeURIComponent(before.cursor)}`)).json()) as {
+      revoked: Array<Record<string, unknown>>;
+      more: boolean;
+      server_time: number;
+    };
+    const entry = page.revoked.find((e) => e.jti === jti);
+    expect(entry).toBeDefined();
+    expect(Object.keys(entry!).sort()).toEqual(["exp", "jti"]);
+    expect(page.more).toBe(false);
+    expect(Math.abs(page.server_time - Date.now())).toBeLessThan(60_000);
+    const bad = await fetch(`${signer.url}/revocations?since=yesterday`);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: "bad_cursor" });
+  });
+
+  test("GET /.well-known/jwt-cookie.json: the check policy, no secret", async () => {
+    const response = await fetch(`${signer.url}/.well-known/jwt-cookie.json`);
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as Record<string, unknown>;
+    expect(document).toMatchObject({ issuer: "homeassistant", audience: ["homeassistant"], cookie: { name: "jwt_access_token", domain: null }, public_url: null, ha_url: ha.url, access_rules: {} });
+    expect(JSON.stringify(document)).not.toMatch(/PRIVATE KEY|"d":|SIGNING/);
+  });
+
   test("a bad cookie on /logout revokes nothing and still clears", async () => {
     const response = await fetch(`${signer.url}/logout`, { method: "POST", headers: { Cookie: "jwt_access_token=a.b.c" } });
     expect(response.status).toBe(200);
@@ -116,4 +144,31 @@ test("the revocation survives a new workerd isolate when KV is bound (shared sto
   expect(store.get("revoked:J1")).toEqual({ value: "1", ttl: 60 }); // KV's minimum TTL
   expect(await kvRevocationList(kv, 10).isRevoked("J1", now)).toBe(true); // a fresh isolate sees it
   expect(await kvRevocationList(kv, 10).isRevoked("J2", now)).toBe(false);
+});
+
+test("KV feed: one KV get per poll (no list()), and a revocation lost to a concurrent index write comes back", async () => {
+  const { kvRevocationList, REVOKED_INDEX_KEY } = await import("../../worker/tokens/revocation-list.js");
+  const store = new Map<string, string>();
+  let gets = 0;
+  const kv = {
+    get: async (k: string) => (gets++, store.get(k) ?? null),
+    put: async (k: string, value: string) => void store.set(k, value),
+  };
+  const now = Date.now();
+  const exp = Math.floor(now / 1000) + 600;
+  const isolateA = kvRevocationList(kv, 100);
+  const isolateB = kvRevocationList(kv, 100);
+  await isolateA.revoke("A1", exp, now);
+  // B read the index before A wrote it, and writes it back without A1 (no compare-and-swap in KV).
+  await isolateB.revoke("B1", exp, now + 1);
+  store.set(REVOKED_INDEX_KEY, store.get(REVOKED_INDEX_KEY)!.replace(/,?\["A1"[^\]]*\]/, ""));
+  const reader = kvRevocationList(kv, 100);
+  gets = 0;
+  const page = await reader.changesSince(undefined, now + 2);
+  expect(gets).toBe(1);
+  expect(page.revoked.map((e) => e.jti)).toEqual(["B1"]); // lost from the index for now...
+  expect(await reader.isRevoked("A1", now + 2)).toBe(true); // ...while the signer's own check still sees it
+  await isolateA.revoke("A2", exp, now + 3); // A's next write merges all of A's revocations again
+  const later = kvRevocationList(kv, 100);
+  expect((await later.changesSince(undefined, now + 4)).revoked.map((e) => e.jti).sort()).toEqual(["A1", "A2", "B1"]);
 });

@@ -19,7 +19,9 @@ export function healthRoutes(): Hono<AppEnv> {
       revocation:
         revocations.kind === "kv"
           ? "kv"
-          : "memory (this process or isolate only; on Workers bind a KV namespace as REVOKED_SESSIONS)",
+          : revocations.kind === "file"
+            ? "file (kept across restarts in DATA_DIR)"
+            : "memory (this process or isolate only; on Workers bind a KV namespace as REVOKED_SESSIONS, on Node set DATA_DIR)",
       ha_guard: {
         ...banGuard.state,
         rejections_per_client: settings.haGuard.rejectionsPerClient,

@@ -9,9 +9,9 @@
  */
 import { Hono, type Context } from "hono";
 import { refusalResponse } from "../checking/check-response.js";
-import { checkSession, type ProtectedRequest } from "../checking/session-check.js";
+import type { SessionCheckers } from "../checking/presented-session.js";
+import { checkSession, type CheckPolicy, type ProtectedRequest } from "../checking/session-check.js";
 import { signerOrigin } from "../http/cors.js";
-import type { AppEnv } from "../runtime.js";
 
 export { SIGN_IN_HEADER } from "../checking/check-response.js";
 
@@ -41,8 +41,22 @@ export function forwardedRequest(c: Context): ProtectedRequest {
   };
 }
 
-export function verifyRoutes(): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
+/**
+ * What /verify needs from the role that serves it: the signer's Runtime is one, the local
+ * verifier's runtime (public keys from the signer's JWKS, a copy of its deny-list) another.
+ */
+export interface CheckRuntime extends SessionCheckers {
+  settings: CheckPolicy;
+  /** Where /login is; default the signer's PUBLIC_URL, else the origin this request came to. */
+  signInOrigin?: string;
+}
+
+export interface CheckEnv {
+  Variables: { runtime: CheckRuntime };
+}
+
+export function verifyRoutes(): Hono<CheckEnv> {
+  const routes = new Hono<CheckEnv>();
   routes.get("/verify", async (c) => {
     const runtime = c.get("runtime");
     const outcome = await checkSession(runtime, runtime.settings, forwardedRequest(c), Date.now());
@@ -51,7 +65,7 @@ export function verifyRoutes(): Hono<AppEnv> {
       return c.body(null, 200, outcome.headers);
     }
     return refusalResponse(c, outcome, {
-      signInOrigin: signerOrigin(c.req.url, runtime.settings.publicUrl),
+      signInOrigin: signerOrigin(c.req.url, runtime.signInOrigin ?? runtime.settings.publicUrl),
       redirect: c.req.query("redirect") !== "false",
     });
   });

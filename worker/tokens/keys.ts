@@ -94,6 +94,31 @@ async function publicEntry(jwk: JsonWebKey): Promise<PublicKeyEntry> {
   return { kid, key, jwk: { ...base, kid, alg: "ES256", use: "sig" } };
 }
 
+/**
+ * Public keys from a JWKS (the verifier fetches the signer's): P-256 EC keys only, each
+ * identified by its RFC 7638 thumbprint whatever kid the document gives. Throws KeyError
+ * when a key is not usable, so a bad document never replaces a good key set.
+ */
+export async function importPublicKeys(jwks: unknown): Promise<PublicKeyEntry[]> {
+  const keys = (jwks as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) throw new KeyError("the JWKS has no keys");
+  const entries: PublicKeyEntry[] = [];
+  for (const key of keys) {
+    const k = key as Record<string, unknown> | null;
+    if (!k || typeof k !== "object" || "d" in k || k.kty !== "EC" || k.crv !== "P-256" || typeof k.x !== "string" || typeof k.y !== "string") {
+      throw new KeyError("the JWKS holds a key that is not a P-256 EC public key");
+    }
+    let entry: PublicKeyEntry;
+    try {
+      entry = await publicEntry(k as JsonWebKey);
+    } catch {
+      throw new KeyError("the JWKS holds a key that is not a point on P-256");
+    }
+    if (!entries.some((e) => e.kid === entry.kid)) entries.push(entry);
+  }
+  return entries;
+}
+
 export async function importKeyRing(signingKeyText: string, previous: JsonWebKey[]): Promise<KeyRing> {
   const extractable = await importExtractablePrivate(signingKeyText);
   const privateJwk = await crypto.subtle.exportKey("jwk", extractable);

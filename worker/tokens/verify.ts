@@ -45,8 +45,9 @@ export interface Verifier {
   verify(token: string, nowMs: number): Promise<VerifyResult>;
 }
 
+/** Only the accepted public keys are used, so the verifier role can pass keys it fetched (no private key). */
 export function createVerifier(
-  keys: KeyRing,
+  keys: Pick<KeyRing, "accepted">,
   options: { issuer: string; audience: string[]; cacheMaxEntries: number },
 ): Verifier {
   const verified = new BoundedCache<string, SessionClaims>(options.cacheMaxEntries);

@@ -10,6 +10,7 @@ import { headerSafe } from "../../../worker/http/identity-headers.js";
 import { forgeryKit, type ForgeryKit } from "./forged-tokens.js";
 import { send, type Reply } from "./http-client.js";
 import type { SignerRuntime } from "../../support/signer.js";
+import { startVerifier, type VerifierUnderTest } from "../../support/verifier.js";
 import { freePort } from "./processes.js";
 import type { RunningProxy } from "./proxies.js";
 import type { EchoedRequest } from "./upstream.js";
@@ -23,6 +24,12 @@ export interface ProxyUnderTest {
   authority(host: string): string;
   /** Caddy/nginx/Traefik ask the signer on every request, so a signed-out cookie stops at once. */
   asksSignerPerRequest: boolean;
+  /**
+   * A local verifier learns sign-outs from the signer's feed: a copied cookie must be
+   * refused within this long (its poll interval) after the sign-out. Unset: it never
+   * learns them (HAProxy: a copied cookie lives until exp, docs/haproxy.md).
+   */
+  signOutDelayMs?: number;
   /** Remote-Name as the upstream receives it (latin1-decoded by Node). */
   expectedName(name: string): string;
   stop(): Promise<void>;
@@ -155,9 +162,18 @@ export function describeProxyContract(label: string, setup: () => Promise<ProxyU
       await world.logout(cookie);
       // The browser dropped the cleared cookie: back to the sign-in page.
       expect((await get(OPEN_HOST, uniquePath(), BROWSER)).status).toBe(302);
-      const replay = await get(OPEN_HOST, uniquePath(), { ...API, Cookie: `${COOKIE_NAME}=${cookie}` });
-      if (proxy.asksSignerPerRequest) expect(replay.status).toBe(401); // the signer's deny-list
-      else expect([200, 401]).toContain(replay.status); // HAProxy: a copied cookie lives until exp (docs/haproxy.md)
+      const replay = () => get(OPEN_HOST, uniquePath(), { ...API, Cookie: `${COOKIE_NAME}=${cookie}` });
+      if (proxy.asksSignerPerRequest) expect((await replay()).status).toBe(401); // the signer's deny-list
+      else if (proxy.signOutDelayMs !== undefined) {
+        // The verifier's copy of the deny-list: refused after the next poll (a few polls of slack on a shared machine).
+        const deadline = Date.now() + proxy.signOutDelayMs * 10;
+        let status = (await replay()).status;
+        while (status !== 401 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, proxy.signOutDelayMs! / 4));
+          status = (await replay()).status;
+        }
+        expect(status).toBe(401);
+      } else expect([200, 401]).toContain((await replay()).status); // HAProxy: a copied cookie lives until exp (docs/haproxy.md)
     });
 
     it("applies ACCESS_RULES: the admin-only host gives a non-admin 403 and lets an admin in", async () => {
@@ -195,24 +211,34 @@ export const forwardAuthName = (name: string): string => headerSafe(name);
  */
 export async function forwardAuthProxyUnderTest(
   runtime: SignerRuntime,
-  start: (world: World, port: number) => Promise<RunningProxy>,
+  start: (world: World, port: number, checkUrl: string) => Promise<RunningProxy>,
+  options: { localVerifier?: { pollMs: number } } = {},
 ): Promise<ProxyUnderTest> {
   const world = await startWorld(runtime);
+  let verifier: VerifierUnderTest | undefined;
   try {
+    // --check local: the proxy's forward auth goes to a local verifier, which alone talks to the signer.
+    if (options.localVerifier) {
+      verifier = await startVerifier(world.signer.url, { REVOCATIONS_POLL: `${options.localVerifier.pollMs}ms` });
+      await verifier.ready();
+    }
     const port = await freePort();
-    const proxy = await start(world, port);
+    const proxy = await start(world, port, verifier?.url ?? world.signer.url);
     return {
       world,
       port: () => port,
       authority: (host) => `${host}:${port}`,
-      asksSignerPerRequest: true,
+      asksSignerPerRequest: !verifier,
+      ...(options.localVerifier ? { signOutDelayMs: options.localVerifier.pollMs } : {}),
       expectedName: forwardAuthName,
       stop: async () => {
         await proxy.stop();
+        await verifier?.close();
         await world.close();
       },
     };
   } catch (error) {
+    await verifier?.close();
     await world.close();
     throw error;
   }

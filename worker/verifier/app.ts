@@ -1,0 +1,41 @@
+/**
+ * The local verifier's HTTP face: GET /verify (the very route the signer serves,
+ * routes/verify.ts, over the verifier's runtime), GET /healthz, and 404 JSON for anything
+ * else. No /session, /login, /logout, keys or Home Assistant here: this role only checks.
+ */
+import { Hono } from "hono";
+import { errorResponse, HttpError } from "../http/errors.js";
+import { verifyRoutes, type CheckEnv } from "../routes/verify.js";
+import type { VerifierRuntime } from "./runtime.js";
+
+export function createVerifierApp(runtime: VerifierRuntime): Hono<CheckEnv> {
+  const app = new Hono<CheckEnv>();
+  app.onError((error, c) => {
+    if (error instanceof HttpError) return errorResponse(c, error);
+    console.error("[jwt-cookie verifier] unexpected error:", error instanceof Error ? error.message : String(error));
+    return errorResponse(c, new HttpError(500, "internal", "The verifier failed unexpectedly; see its log."));
+  });
+  app.notFound((c) => errorResponse(c, new HttpError(404, "not_found", `No such endpoint: ${c.req.method} ${new URL(c.req.url).pathname}.`)));
+
+  app.get("/healthz", (c) => {
+    const health = runtime.health(Date.now());
+    c.header("Cache-Control", "no-store");
+    return c.json(health, health.status === "starting" ? 503 : 200);
+  });
+  app.use("/verify", async (c, next) => {
+    const current = runtime.current();
+    if (!current) {
+      const { last_error } = runtime.health(Date.now());
+      throw new HttpError(
+        503,
+        "verifier_not_ready",
+        `The verifier has not yet loaded the signer's keys, check policy and sign-outs${last_error ? ` (${last_error})` : ""}; see /healthz.`,
+        { "Retry-After": "2" },
+      );
+    }
+    c.set("runtime", current);
+    await next();
+  });
+  app.route("/", verifyRoutes());
+  return app;
+}
