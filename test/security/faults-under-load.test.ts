@@ -121,7 +121,7 @@ describe("memory stays bounded", () => {
       const token = `token-${i}-${"x".repeat(180)}`;
       const issuer = i.toString(16).padStart(32, "0");
       await identity.lookup(token, { issuer, expiresAt: exp }, now);
-      await haSessions.record({ token, issuer, expiresAt: exp }, { jti: `jti-${i}`, exp }, now);
+      await haSessions.record({ token, issuer, expiresAt: exp }, { jti: `jti-${i}`, exp, sub: `user-${i}` }, now);
       limiter.take(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, now);
     }
     // Distinct valid JWTs for the verifier cache (signing is the slow part: 12,000 is enough to pass the bound).

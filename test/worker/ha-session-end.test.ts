@@ -123,6 +123,46 @@ describe.each(RUNTIMES)("Home Assistant ends a session, signer on %s", (runtime)
     expect(ha.stats.failedLogins()).toBe(1);
   });
 
+  test("a deactivated user, with an administrator's HA_TOKEN: 403 user_inactive (the user list tells it from a revoked session), the cookie issued before is refused", async () => {
+    const service = ha.addUser({ name: "jwt-cookie service", is_admin: true });
+    const withList = await startSigner(runtime, {
+      HA_URL: ha.url,
+      SIGNING_KEY: await testSigningKey(),
+      COOKIE_SECURE: "false",
+      RATE_LIMIT: "1000",
+      HA_ANSWER_MAX_AGE: "1",
+      HA_TOKEN: ha.longLivedToken(service.id),
+    });
+    try {
+      const user = ha.addUser({ name: "Deactivated with a list" });
+      const token = ha.accessToken(user.id);
+      const first = await fetch(`${withList.url}/session`, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+      expect(first.status).toBe(200);
+      const cookie = first.headers.get("set-cookie")!.split(";")[0]!;
+      ha.resetStats();
+      ha.setUserActive(user.id, false);
+      await pastTheBound();
+      const refused = await fetch(`${withList.url}/session`, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+      expect({ status: refused.status, error: ((await refused.json()) as { error: string }).error }).toEqual({ status: 403, error: "user_inactive" });
+      expect(refused.headers.get("set-cookie")).toBeNull();
+      expect((await fetch(`${withList.url}/verify`, { headers: { Cookie: cookie } })).status).toBe(401);
+      // One failed login for the one refused token (HA_TOKEN's auth_ok then brings HA's consecutive count back to 0).
+      expect(ha.stats.failedLoginEvents.length).toBe(1);
+      expect(ha.stats.failedLogins()).toBe(0);
+      // A revoked session of an active user stays a plain token_rejected.
+      const other = ha.addUser({ name: "Signed out elsewhere" });
+      const otherToken = ha.accessToken(other.id);
+      const otherFirst = await fetch(`${withList.url}/session`, { method: "POST", headers: { Authorization: `Bearer ${otherToken}` } });
+      expect(otherFirst.status, await otherFirst.clone().text()).toBe(200);
+      ha.revokeRefreshToken(issuerOf(otherToken));
+      await pastTheBound();
+      const rejected = await fetch(`${withList.url}/session`, { method: "POST", headers: { Authorization: `Bearer ${otherToken}` } });
+      expect({ status: rejected.status, error: ((await rejected.json()) as { error: string }).error }).toEqual({ status: 401, error: "token_rejected" });
+    } finally {
+      await withList.close();
+    }
+  });
+
   test("a refused token the signer never saw accepted ends nothing, even with the session's iss", async () => {
     const user = ha.addUser({ name: "Target" });
     const token = ha.accessToken(user.id);

@@ -31,6 +31,12 @@ export type DirectoryStatus =
 export interface UserDirectory {
   /** Throws HomeAssistantError("local_only" | "inactive" | "rejected" | transient) when the user may not hold a cookie. */
   admit(userId: string): Promise<void>;
+  /**
+   * Home Assistant refused a token of a session of `userId`'s: a deactivated user when the
+   * list (read afresh) says so, otherwise undefined (a revoked session, or the list is not
+   * available). Never throws: the refusal stands either way.
+   */
+  refusalOf(userId: string): Promise<HomeAssistantError | undefined>;
   readonly status: DirectoryStatus;
 }
 
@@ -76,21 +82,37 @@ export function createUserDirectory(guard: BanGuard | undefined, log = (message:
     return users;
   }
 
+  function readShared(): Promise<Map<string, DirectoryEntry> | undefined> {
+    reading ??= read().finally(() => {
+      reading = undefined;
+    });
+    return reading;
+  }
+
   return {
     get status() {
       return status;
     },
+    async refusalOf(userId) {
+      if (!guard || status.check === "unavailable") return undefined;
+      try {
+        // Afresh: the user may have been deactivated a moment ago.
+        const entry = (await readShared())?.get(userId);
+        return entry && !entry.is_active ? new HomeAssistantError("inactive", "Home Assistant says this user is deactivated.") : undefined;
+      } catch {
+        return undefined;
+      }
+    },
     async admit(userId) {
       if (!guard || status.check === "unavailable") return;
-      let users = copy && copy.until > Date.now() ? copy.users : undefined;
-      if (!users) {
-        reading ??= read().finally(() => {
-          reading = undefined;
-        });
-        users = await reading;
+      const cached = copy && copy.until > Date.now() ? copy.users : undefined;
+      let entry = cached?.get(userId);
+      if (!entry) {
+        // Not read yet, out of date, or a user added since the copy was made: read it afresh.
+        const users = await readShared();
         if (!users) return; // unavailable: reported once above
+        entry = users.get(userId);
       }
-      const entry = users.get(userId);
       if (!entry) {
         throw new HomeAssistantError("rejected", "Home Assistant accepted the token, but its user is not in Home Assistant's user list (deleted a moment ago?).");
       }

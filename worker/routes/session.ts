@@ -46,7 +46,7 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
   routes.use("/session", corsForAllowedOrigins());
 
   routes.post("/session", async (c) => {
-    const { settings, identity, sessions, haSessions, rateLimiter } = c.get("runtime");
+    const { settings, identity, sessions, haSessions, rateLimiter, userDirectory } = c.get("runtime");
     const now = Date.now();
     const wait = rateLimiter.take(clientAddress(c), now);
     if (wait > 0) {
@@ -73,11 +73,17 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
       user = await identity.lookup(token, haToken, now, { client: clientAddress(c), trusted: previous.ok });
     } catch (error) {
       if (!(error instanceof HomeAssistantError)) throw error;
-      // Home Assistant's "no" to a token it accepted before ends that session's cookies too.
-      if (error.isVerdict) await haSessions.endIfAccepted(haToken, Date.now());
-      const { status, code } = HA_FAILURES[error.failure];
-      const wait = error.retryAfterSeconds;
-      throw new HttpError(status, code, error.message, wait === undefined ? {} : { "Retry-After": String(wait) });
+      let refusal = error;
+      if (error.isVerdict) {
+        // Home Assistant's "no" to a token it accepted before ends that session's cookies too.
+        const ended = await haSessions.endIfAccepted(haToken, Date.now());
+        // Over the WebSocket a deactivated user's token gets the same auth_invalid as a revoked
+        // one; with an administrator's HA_TOKEN the user list tells the two apart.
+        if (ended && error.failure === "rejected") refusal = (await userDirectory.refusalOf(ended.userId)) ?? error;
+      }
+      const { status, code } = HA_FAILURES[refusal.failure];
+      const wait = refusal.retryAfterSeconds;
+      throw new HttpError(status, code, refusal.message, wait === undefined ? {} : { "Retry-After": String(wait) });
     }
 
     // Another user's cookie in this browser (a user switch) stops working everywhere now.

@@ -41,12 +41,13 @@ export interface HaSessionIndex {
    * been ended since the request started (its answer may predate the end): the JWT is then
    * revoked at once and must not be handed out.
    */
-  record(accepted: HomeAssistantTokenRef, jwt: { jti: string; exp: number }, requestStartedMs: number): Promise<boolean>;
+  record(accepted: HomeAssistantTokenRef, jwt: { jti: string; exp: number; sub: string }, requestStartedMs: number): Promise<boolean>;
   /**
    * Home Assistant refused `refused`. If the signer saw this very token accepted before, its
-   * session is over: every JWT issued for it is revoked. Returns how many were revoked.
+   * session is over: every JWT issued for it is revoked. Returns the session's user and how
+   * many JWTs were revoked, or undefined when the token was not one the signer saw accepted.
    */
-  endIfAccepted(refused: HomeAssistantTokenRef, nowMs: number): Promise<number>;
+  endIfAccepted(refused: HomeAssistantTokenRef, nowMs: number): Promise<{ userId: string; revoked: number } | undefined>;
   /**
    * Signing out with the JWT `jti` (POST/GET /logout): every JWT issued for the same Home
    * Assistant session is revoked too, so cookies it replaced on renewal go with it. The session
@@ -57,6 +58,8 @@ export interface HaSessionIndex {
 }
 
 interface SessionRecord {
+  /** The Home Assistant user the session belongs to (JWT `sub`). */
+  userId: string;
   /** Access tokens Home Assistant accepted → until when Home Assistant may still be asked about them (unix s). */
   tokens: Map<string, number>;
   /** Issued JWTs → their exp (unix s). */
@@ -100,7 +103,7 @@ export function createHaSessionIndex(revocations: RevocationList, maxEntries: nu
         return false;
       }
       const nowSeconds = Math.floor(requestStartedMs / 1000);
-      const record = sessions.get(accepted.issuer, requestStartedMs) ?? { tokens: new Map(), jwts: new Map() };
+      const record = sessions.get(accepted.issuer, requestStartedMs) ?? { userId: jwt.sub, tokens: new Map(), jwts: new Map() };
       record.tokens.set(accepted.token, accepted.expiresAt + HA_LEEWAY_SECONDS);
       record.jwts.set(jwt.jti, jwt.exp);
       sessionOfJwt.set(jwt.jti, accepted.issuer, jwt.exp * 1000);
@@ -113,10 +116,10 @@ export function createHaSessionIndex(revocations: RevocationList, maxEntries: nu
 
     async endIfAccepted(refused, now) {
       const record = sessions.get(refused.issuer, now);
-      if (!record || !record.tokens.has(refused.token)) return 0;
+      if (!record || !record.tokens.has(refused.token)) return undefined;
       // Marked before the revocations' awaits, so that a JWT being issued meanwhile is caught by record().
       ended.set(refused.issuer, now, now + ENDED_MEMORY_MS);
-      return revokeAll(refused.issuer, record, now);
+      return { userId: record.userId, revoked: await revokeAll(refused.issuer, record, now) };
     },
 
     async signOut(jti, now) {

@@ -11,7 +11,9 @@ const nowSeconds = Math.floor(now / 1000);
 const S1 = "1".repeat(32);
 const S2 = "2".repeat(32);
 const haToken = (token: string, issuer = S1, expiresAt = nowSeconds + 1800) => ({ token, issuer, expiresAt });
-const jwt = (jti: string, exp = nowSeconds + 1800) => ({ jti, exp });
+const jwt = (jti: string, exp = nowSeconds + 1800) => ({ jti, exp, sub: "user-1" });
+/** How many JWTs a session end revoked (0 when the refused token was not one seen accepted). */
+const revokedBy = (ended: { revoked: number } | undefined) => ended?.revoked ?? 0;
 
 function setup() {
   const revocations = memoryRevocationList(1000);
@@ -35,7 +37,7 @@ describe("Home Assistant session index", () => {
     expect(await index.record(haToken("T1"), jwt("J1"), now)).toBe(true); // handed out again: no duplicate
     expect(await index.record(haToken("T2"), jwt("J2"), now)).toBe(true); // the refreshed access token, same iss
     expect(await index.record(haToken("U1", S2), jwt("K1"), now)).toBe(true); // another session
-    expect(await index.endIfAccepted(haToken("T1"), now + 1000)).toBe(2);
+    expect(revokedBy(await index.endIfAccepted(haToken("T1"), now + 1000))).toBe(2);
     expect(revoked.sort()).toEqual(["J1", "J2"]);
     expect(await revocations.isRevoked("J1", now + 1000)).toBe(true);
     expect(await revocations.isRevoked("K1", now + 1000)).toBe(false);
@@ -44,8 +46,8 @@ describe("Home Assistant session index", () => {
   test("a refused token the signer never saw accepted ends nothing, even with a known iss (anyone can forge one)", async () => {
     const { index, revoked } = setup();
     await index.record(haToken("T1"), jwt("J1"), now);
-    expect(await index.endIfAccepted(haToken("FORGED"), now)).toBe(0);
-    expect(await index.endIfAccepted(haToken("T1", S2), now)).toBe(0); // right token string, other session
+    expect(revokedBy(await index.endIfAccepted(haToken("FORGED"), now))).toBe(0);
+    expect(revokedBy(await index.endIfAccepted(haToken("T1", S2), now))).toBe(0); // right token string, other session
     expect(revoked).toEqual([]);
     // The session is not marked as ended: the next JWT for it is handed out.
     expect(await index.record(haToken("T1"), jwt("J2"), now + 1)).toBe(true);
@@ -61,15 +63,15 @@ describe("Home Assistant session index", () => {
     expect(revoked.sort()).toEqual(["J1", "J2", "J2b"]);
     // A request that started afterwards had its own, newer answer (e.g. the user was reactivated).
     expect(await index.record(haToken("T2"), jwt("J3"), now + 501)).toBe(true);
-    expect(await index.endIfAccepted(haToken("T2"), now + 600)).toBe(1);
+    expect(revokedBy(await index.endIfAccepted(haToken("T2"), now + 600))).toBe(1);
     expect(revoked).toContain("J3");
   });
 
   test("a second refusal of the same session revokes nothing twice", async () => {
     const { index, revoked } = setup();
     await index.record(haToken("T1"), jwt("J1"), now);
-    expect(await index.endIfAccepted(haToken("T1"), now)).toBe(1);
-    expect(await index.endIfAccepted(haToken("T1"), now)).toBe(0);
+    expect(revokedBy(await index.endIfAccepted(haToken("T1"), now))).toBe(1);
+    expect(revokedBy(await index.endIfAccepted(haToken("T1"), now))).toBe(0);
     expect(revoked).toEqual(["J1"]);
   });
 
@@ -80,8 +82,8 @@ describe("Home Assistant session index", () => {
     // OLD's exp + 10 s leeway has passed: Home Assistant is never asked about it again.
     const later = now + 20_000;
     await index.record(haToken("T3"), jwt("J3"), later);
-    expect(await index.endIfAccepted(haToken("OLD", S1, nowSeconds + 5), later)).toBe(0);
-    expect(await index.endIfAccepted(haToken("T3"), now + 70_000)).toBe(2); // J2, J3; J-old has expired
+    expect(revokedBy(await index.endIfAccepted(haToken("OLD", S1, nowSeconds + 5), later))).toBe(0);
+    expect(revokedBy(await index.endIfAccepted(haToken("T3"), now + 70_000))).toBe(2); // J2, J3; J-old has expired
     expect(revoked.sort()).toEqual(["J2", "J3"]);
   });
 
@@ -102,7 +104,7 @@ describe("Home Assistant session index", () => {
   test("bounded: at most MAX_PER_SESSION JWTs per session (the soonest-expiring go) and CACHE_MAX_ENTRIES sessions", async () => {
     const { index, revoked } = setup();
     for (let i = 0; i < MAX_PER_SESSION + 5; i++) await index.record(haToken(`T${i}`), jwt(`J${i}`, nowSeconds + 100 + i), now);
-    expect(await index.endIfAccepted(haToken(`T${MAX_PER_SESSION + 4}`), now)).toBe(MAX_PER_SESSION);
+    expect(revokedBy(await index.endIfAccepted(haToken(`T${MAX_PER_SESSION + 4}`), now))).toBe(MAX_PER_SESSION);
     expect(revoked).not.toContain("J0");
     expect(revoked).toContain(`J${MAX_PER_SESSION + 4}`);
     for (let i = 0; i < 1000; i++) await index.record(haToken(`X${i}`, i.toString(16).padStart(32, "0")), jwt(`K${i}`), now);
