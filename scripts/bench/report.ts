@@ -3,7 +3,7 @@
  * docs/benchmarks.md: results, machine, command, method, and for every missed target by
  * how much and the likely why (worked out from the figures of this same run).
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Plan, VariantStats } from "./ab.js";
 import { ratioOfRounds } from "./ab.js";
 import type { BundleSize } from "./bundles.js";
@@ -391,6 +391,16 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
   return lines.join("\n");
 }
 
+/** Hand-kept comparisons across changes (before/after figures); every run keeps them. */
+export const HISTORY_HEADING = "## History: before and after";
+
+/** The history section of an existing report, from its heading to the end ("" if none). */
+export function keptHistory(previous: string): string {
+  const at = previous.indexOf(`\n${HISTORY_HEADING}\n`);
+  return at < 0 ? "" : previous.slice(at + 1);
+}
+
 export function writeReport(path: string, results: BenchResults, rows: Row[]): void {
-  writeFileSync(path, renderMarkdown(results, rows));
+  const history = existsSync(path) ? keptHistory(readFileSync(path, "utf8")) : "";
+  writeFileSync(path, history ? `${renderMarkdown(results, rows)}\n${history}` : renderMarkdown(results, rows));
 }
