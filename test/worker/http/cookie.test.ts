@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { loadSettings, type Settings } from "../../../worker/config.js";
 import { clearedCookie, readCookies, readSessionCookie, sessionCookie } from "../../../worker/http/cookie.js";
@@ -33,6 +34,30 @@ describe("Set-Cookie", () => {
       expect(sessionCookie(settings({ COOKIE_NAME: name }), "J", 60).startsWith(`${name}=J;`)).toBe(true);
       expect(clearedCookie(settings({ COOKIE_NAME: name }))).toMatch(/Max-Age=0/);
     }
+  });
+});
+
+describe("every cookie setting the configuration accepts can be written", () => {
+  test("Hono's serializer never throws for accepted settings (its __Host-/__Secure- rules are case-insensitive)", () => {
+    const prefix = fc.constantFrom("", "__Host-", "__host-", "__HOST-", "__Secure-", "__secure-", "__SeCuRe-");
+    fc.assert(
+      fc.property(
+        prefix,
+        fc.stringMatching(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,20}$/),
+        fc.option(fc.constantFrom(".example.com", "example.com")),
+        fc.constantFrom("true", "false"),
+        fc.constantFrom("Lax", "Strict", "None"),
+        (pre, rest, domain, secure, sameSite) => {
+          const env: Record<string, string> = { COOKIE_NAME: `${pre}${rest}`, COOKIE_SECURE: secure, COOKIE_SAMESITE: sameSite };
+          if (domain) env.COOKIE_DOMAIN = domain;
+          const result = loadSettings({ HA_URL: "https://ha.example.com", SIGNING_KEY: "x", ...env });
+          if (!result.ok) return;
+          expect(sessionCookie(result.settings, "J", 86_400)).toMatch(/Max-Age=86400/);
+          expect(clearedCookie(result.settings)).toMatch(/Max-Age=0/);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 
