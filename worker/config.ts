@@ -404,13 +404,14 @@ export function loadSettings(env: Env, platform: Platform = "workers"): Settings
       message: "None requires a Secure cookie (browsers drop it otherwise): set COOKIE_SECURE=true or use Lax.",
     });
   }
-  if (cookieName.startsWith("__Host-") && (cookieDomain !== undefined || !secure)) {
+  // Browsers match the prefixes without regard to case (RFC 6265bis), and so does Hono's serializer.
+  if (/^__host-/i.test(cookieName) && (cookieDomain !== undefined || !secure)) {
     problems.push({
       key: "COOKIE_NAME",
       message: "a __Host- cookie must be Secure and host-only: unset COOKIE_DOMAIN and COOKIE_SECURE, or choose another name.",
     });
   }
-  if (cookieName.startsWith("__Secure-") && !secure) {
+  if (/^__secure-/i.test(cookieName) && !secure) {
     problems.push({ key: "COOKIE_NAME", message: "a __Secure- cookie must be Secure: unset COOKIE_SECURE or choose another name." });
   }
 

@@ -3,7 +3,7 @@
  * docs/benchmarks.md: results, machine, command, method, and for every missed target by
  * how much and the likely why (worked out from the figures of this same run).
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Plan, VariantStats } from "./ab.js";
 import { ratioOfRounds } from "./ab.js";
 import type { BundleSize } from "./bundles.js";
@@ -125,23 +125,25 @@ function cryptoWhy(kind: "sign" | "verify", results: BenchResults): string {
   const pair = c[kind];
   const extra = extraUs(pair.oursMedian, pair.rawMedian);
   if (kind === "verify") {
-    const ours = diag(results, "our decode");
+    const ours = diag(results, "jose's decode");
     const buffer = diag(results, "the same with Buffer base64url + JSON");
     return (
-      `Our verify does ${us(extra)} more per token than the bare crypto.subtle.verify: split the token, look the header up ` +
-      `(decoded once per key and remembered), decode the signature and the claims with the strict table-driven base64url ` +
-      `decoder, TextEncode the signing input, JSON-parse and check the claims, then fill the cache. Decoding costs ` +
-      `${ours ? us(ours) : "?"} where Buffer's codec + JSON.parse needs ${buffer ? us(buffer) : "?"}; the rest is the claim ` +
+      `Our verify does ${us(extra)} more per token than the bare crypto.subtle.verify: split the token, check that each part ` +
+      `is canonical base64url, look the header up (checked once per distinct header and remembered), then jose's jwtVerify ` +
+      `(it decodes and JSON-parses the header again, picks the key from the local JWK set, decodes the signature, ` +
+      `concatenates the signing input, verifies, decodes and parses the claims and checks iss, aud and times), our claim ` +
+      `shape and time checks, and filling the cache. jose's decoding alone costs ${ours ? us(ours) : "?"} where Buffer's ` +
+      `codec + JSON.parse needs ${buffer ? us(buffer) : "?"} (jose uses atob, as it must on Workers); the rest is the ` +
       `checks and the cache, which a bare crypto.subtle.verify does not do.`
     );
   }
-  const ours = diag(results, "our encode");
+  const ours = diag(results, "jose's encode");
   const buffer = diag(results, "the same with Buffer base64url");
   return (
-    `signJwt does ${us(extra)} more per token than the bare crypto.subtle.sign: it JSON-stringifies and base64url-encodes ` +
-    `the claims (the header is encoded once per key), TextEncodes the input and encodes the signature, with the ` +
-    `table-driven encoder in plain JavaScript (Workers have no Buffer): ${ours ? us(ours) : "?"} for the parts against ` +
-    `${buffer ? us(buffer) : "?"} with Node's native Buffer base64url.`
+    `signJwt (jose's SignJWT) does ${us(extra)} more per token than the bare crypto.subtle.sign: it copies the claims ` +
+    `(structuredClone), JSON-stringifies and base64url-encodes header and claims, encodes the signing input and the ` +
+    `signature; jose's base64url (btoa, as it must on Workers, where there is no Buffer) takes ${ours ? us(ours) : "?"} for ` +
+    `the parts against ${buffer ? us(buffer) : "?"} with Node's native Buffer base64url.`
   );
 }
 
@@ -223,7 +225,7 @@ export function buildRows(results: BenchResults): Row[] {
                   ? ` Lit's core alone (LitElement, html, css; rollup + terser like the real build, gzip -9) is ${fmt(b.litCoreGzipBytes)} B, so the project's own code has about ${fmt(TARGETS.frontendGzipBytes - b.litCoreGzipBytes)} B of the budget.`
                   : "") +
                 " The frontend was being written while this ran; rerun when it is done."
-              : "The Worker bundle is built unminified (wrangler.toml sets no minify).",
+              : "The Worker bundle is built as wrangler.toml says (minify = true): what remains is Hono, jose, the signer's own code and the embedded frontend bundle.",
           }
         : {}),
     });
@@ -393,6 +395,16 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
   return lines.join("\n");
 }
 
+/** Hand-kept comparisons across changes (before/after figures); every run keeps them. */
+export const HISTORY_HEADING = "## History: before and after";
+
+/** The history section of an existing report, from its heading to the end ("" if none). */
+export function keptHistory(previous: string): string {
+  const at = previous.indexOf(`\n${HISTORY_HEADING}\n`);
+  return at < 0 ? "" : previous.slice(at + 1);
+}
+
 export function writeReport(path: string, results: BenchResults, rows: Row[]): void {
-  writeFileSync(path, renderMarkdown(results, rows));
+  const history = existsSync(path) ? keptHistory(readFileSync(path, "utf8")) : "";
+  writeFileSync(path, history ? `${renderMarkdown(results, rows)}\n${history}` : renderMarkdown(results, rows));
 }

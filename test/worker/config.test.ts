@@ -72,6 +72,8 @@ describe("loadSettings", () => {
     [{ COOKIE_NAME: "bad name" }, "COOKIE_NAME"],
     [{ COOKIE_NAME: "a;b" }, "COOKIE_NAME"],
     [{ COOKIE_NAME: "__Host-x", COOKIE_DOMAIN: ".example.com" }, "COOKIE_NAME"],
+    [{ COOKIE_NAME: "__host-x", COOKIE_DOMAIN: ".example.com" }, "COOKIE_NAME"],
+    [{ COOKIE_NAME: "__SECURE-x", COOKIE_SECURE: "false" }, "COOKIE_NAME"],
     [{ COOKIE_DOMAIN: "com" }, "COOKIE_DOMAIN"],
     [{ COOKIE_DOMAIN: "192.168.1.1" }, "COOKIE_DOMAIN"],
     [{ COOKIE_DOMAIN: "exa mple.com" }, "COOKIE_DOMAIN"],

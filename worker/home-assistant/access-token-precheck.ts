@@ -3,7 +3,8 @@
  * key. Home Assistant counts every rejected token as a failed login and may ban the sender's
  * address, so anything that is visibly not a live HA access token must never be sent.
  */
-import { decodeBytes, decodeJsonObject } from "../tokens/base64url.js";
+import { base64url, decodeJwt, decodeProtectedHeader } from "jose";
+import { isCanonicalBase64url } from "../tokens/canonical-base64url.js";
 
 /** Home Assistant verifies with 10 s leeway (homeassistant/auth/__init__.py). */
 export const HA_LEEWAY_SECONDS = 10;
@@ -23,12 +24,18 @@ export function precheckAccessToken(token: string, nowSeconds: number): Precheck
   if (parts.length !== 3 || parts.some((p) => p === "")) {
     return { ok: false, reason: "malformed", detail: "is not a JWT (three base64url parts separated by dots)" };
   }
-  const header = decodeJsonObject(parts[0]!);
-  const payload = decodeJsonObject(parts[1]!);
-  const signature = decodeBytes(parts[2]!);
-  if (!header || !payload || !signature) {
+  if (!parts.every(isCanonicalBase64url)) {
     return { ok: false, reason: "malformed", detail: "does not decode as a JWT" };
   }
+  let header: Record<string, unknown>;
+  let payload: Record<string, unknown>;
+  try {
+    header = decodeProtectedHeader(token);
+    payload = decodeJwt(token);
+  } catch {
+    return { ok: false, reason: "malformed", detail: "does not decode as a JWT" };
+  }
+  const signature = base64url.decode(parts[2]!);
   // HS256 signatures are exactly 32 bytes.
   if (header.alg !== "HS256" || signature.length !== 32) {
     return { ok: false, reason: "not_hs256", detail: "is not an HS256 token as Home Assistant issues them" };

@@ -1,4 +1,5 @@
-/** Building our Set-Cookie headers and reading our cookie back, nothing more. */
+/** Building our Set-Cookie headers (Hono's cookie helper) and reading our cookie back, nothing more. */
+import { generateCookie } from "hono/cookie";
 import type { Settings } from "../config.js";
 
 export function sessionCookie(settings: Settings, jwt: string, maxAge: number): string {
@@ -7,20 +8,18 @@ export function sessionCookie(settings: Settings, jwt: string, maxAge: number): 
 
 /** Clears with the same Name, Domain and Path, or browsers keep the original. */
 export function clearedCookie(settings: Settings): string {
-  return `${serialize(settings, "", 0)}; Expires=Thu, 01 Jan 1970 00:00:00 GMT`;
+  return serialize(settings, "", 0, new Date(0));
 }
 
-function serialize(settings: Settings, value: string, maxAge: number): string {
+function serialize(settings: Settings, value: string, maxAge: number, expires?: Date): string {
   const { name, domain, secure, httpOnly, sameSite } = settings.cookie;
-  const parts = [`${name}=${value}`, "Path=/", `Max-Age=${maxAge}`];
-  if (domain) parts.push(`Domain=${domain}`);
-  if (secure) parts.push("Secure");
-  if (httpOnly) parts.push("HttpOnly");
-  parts.push(`SameSite=${sameSite}`);
-  return parts.join("; ");
+  return generateCookie(name, value, { path: "/", maxAge, domain, secure, httpOnly, sameSite, ...(expires ? { expires } : {}) });
 }
 
-/** Every value the Cookie header carries under `name` (a browser may send several). */
+/**
+ * Every value the Cookie header carries under `name` (a browser may send several). Not
+ * Hono's getCookie: it returns one value per name, and a planted second one must be seen.
+ */
 export function readCookies(header: string | undefined | null, name: string): string[] {
   if (!header || header.length > 16_384) return [];
   const values: string[] = [];

@@ -3,6 +3,8 @@
  * configured origins (default: HA_URL's) and the signer's own origin get an answer; a
  * request from any other origin is refused with 403 before its route runs, so it can never
  * set or clear a cookie.
+ * Not hono/cors: it lets a disallowed origin's request run its route (only omitting the
+ * Allow-Origin header), and it has no Private Network Access answer.
  */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../runtime.js";

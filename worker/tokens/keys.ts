@@ -1,8 +1,8 @@
 /**
- * Key import and identification. The private key is imported non-extractable and never
- * leaves this module's CryptoKey; everything else only ever sees public material.
+ * Key import and identification, through jose. The private key is imported non-extractable
+ * and never leaves this module's CryptoKey; everything else only ever sees public material.
  */
-import { encodeBytes } from "./base64url.js";
+import { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKeyPair as generateJoseKeyPair, importJWK, importPKCS8, type JWK } from "jose";
 
 export interface PublicKeyEntry {
   kid: string;
@@ -20,31 +20,15 @@ export interface KeyRing {
 
 export class KeyError extends Error {}
 
-const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
+const ALG = "ES256";
 
-/** RFC 7638 thumbprint of an EC public key: the members in lexicographic order, no spaces. */
-export async function thumbprint(jwk: JsonWebKey): Promise<string> {
-  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));
-  return encodeBytes(new Uint8Array(digest));
+/** RFC 7638 thumbprint of the EC public key: the `kid` of our tokens. */
+export function thumbprint(jwk: JsonWebKey): Promise<string> {
+  return calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } as JWK, "sha256");
 }
 
-function pemBody(pem: string, label: string): Uint8Array<ArrayBuffer> | undefined {
-  const match = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`).exec(pem);
-  if (!match) return undefined;
-  const b64 = match[1]!.replace(/\s+/g, "");
-  try {
-    const binary = atob(b64);
-    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-  } catch {
-    return undefined;
-  }
-}
-
-export function toPem(der: ArrayBuffer, label: string): string {
-  const b64 = btoa(String.fromCharCode(...new Uint8Array(der)));
-  return `-----BEGIN ${label}-----\n${b64.match(/.{1,64}/g)!.join("\n")}\n-----END ${label}-----\n`;
-}
+/** jose's PEM has no final line break; ours always had one (files, /public-key.pem). */
+const pemFile = (pem: string) => `${pem}\n`;
 
 /** Accepts PKCS#8 PEM ("BEGIN PRIVATE KEY") or a private JWK (JSON with d). */
 async function importExtractablePrivate(text: string): Promise<CryptoKey> {
@@ -61,7 +45,7 @@ async function importExtractablePrivate(text: string): Promise<CryptoKey> {
     }
     const { kty, crv, x, y, d } = jwk;
     try {
-      return await crypto.subtle.importKey("jwk", { kty, crv, x, y, d, ext: true }, EC, true, ["sign"]);
+      return (await importJWK({ kty, crv, x, y, d } as JWK, ALG, { extractable: true })) as CryptoKey;
     } catch {
       throw new KeyError("SIGNING_KEY is a JWK that is not a valid P-256 key: create a new one with npm run keygen.");
     }
@@ -71,12 +55,13 @@ async function importExtractablePrivate(text: string): Promise<CryptoKey> {
       "SIGNING_KEY is a SEC1 (\"EC PRIVATE KEY\") PEM: convert it with `openssl pkcs8 -topk8 -nocrypt -in key.pem` or create one with npm run keygen.",
     );
   }
-  const der = pemBody(trimmed, "PRIVATE KEY");
-  if (!der) {
+  // Only locates the block (text around it was always tolerated); jose decodes it.
+  const pem = /-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----/.exec(trimmed)?.[0];
+  if (!pem) {
     throw new KeyError('SIGNING_KEY is neither a PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----") nor a private JWK: create one with npm run keygen.');
   }
   try {
-    return await crypto.subtle.importKey("pkcs8", der, EC, true, ["sign"]);
+    return await importPKCS8(pem, ALG, { extractable: true });
   } catch {
     throw new KeyError("SIGNING_KEY is a PKCS#8 PEM but not a P-256 (prime256v1) EC key: ES256 needs P-256; create one with npm run keygen.");
   }
@@ -86,12 +71,13 @@ async function publicEntry(jwk: JsonWebKey): Promise<PublicKeyEntry> {
   const base = { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y };
   let key: CryptoKey;
   try {
-    key = await crypto.subtle.importKey("jwk", base, EC, true, ["verify"]);
+    // Extractable: it is public, and exportSPKI needs to read it.
+    key = (await importJWK(base as JWK, ALG, { extractable: true })) as CryptoKey;
   } catch {
     throw new KeyError("PREVIOUS_PUBLIC_KEYS contains a key that is not a point on P-256: remove it or paste it again.");
   }
   const kid = await thumbprint(base);
-  return { kid, key, jwk: { ...base, kid, alg: "ES256", use: "sig" } };
+  return { kid, key, jwk: { ...base, kid, alg: ALG, use: "sig" } };
 }
 
 /**
@@ -121,33 +107,29 @@ export async function importPublicKeys(jwks: unknown): Promise<PublicKeyEntry[]>
 
 export async function importKeyRing(signingKeyText: string, previous: JsonWebKey[]): Promise<KeyRing> {
   const extractable = await importExtractablePrivate(signingKeyText);
-  const privateJwk = await crypto.subtle.exportKey("jwk", extractable);
-  // Re-import so the key we keep can never be exported, whatever a later bug does.
-  const signingKey = await crypto.subtle.importKey("jwk", privateJwk, EC, false, ["sign"]);
-  const current = await publicEntry(privateJwk);
-  const spki = await crypto.subtle.exportKey("spki", current.key);
+  // WebCrypto cannot derive the public key from a private CryptoKey: read x and y from the
+  // JWK form here, then re-import the private key so the one we keep can never be exported.
+  const { kty, crv, x, y, d } = await exportJWK(extractable);
+  const signingKey = (await importJWK({ kty, crv, x, y, d }, ALG, { extractable: false })) as CryptoKey;
+  const current = await publicEntry({ x, y });
   const accepted = [current];
   for (const jwk of previous) {
     const entry = await publicEntry(jwk);
     if (!accepted.some((e) => e.kid === entry.kid)) accepted.push(entry);
   }
-  return { signingKey, current, accepted, publicKeyPem: toPem(spki as ArrayBuffer, "PUBLIC KEY") };
+  return { signingKey, current, accepted, publicKeyPem: pemFile(await exportSPKI(current.key)) };
 }
 
 /** A fresh P-256 key pair, for the key tool and the development start. */
 export async function generateKeyPair(): Promise<{ privatePem: string; privateJwk: JsonWebKey; publicJwk: JsonWebKey; publicPem: string; kid: string }> {
-  const pair = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
-  const pkcs8 = (await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer;
-  const spki = (await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer;
-  const privateJwk = (await crypto.subtle.exportKey("jwk", pair.privateKey)) as JsonWebKey;
-  const { kty, crv, x, y } = privateJwk;
+  const pair = await generateJoseKeyPair(ALG, { extractable: true });
+  const { kty, crv, x, y, d } = await exportJWK(pair.privateKey);
   const kid = await thumbprint({ kty, crv, x, y });
   return {
-    privatePem: toPem(pkcs8, "PRIVATE KEY"),
-    privateJwk: { kty, crv, x, y, d: privateJwk.d },
-    publicJwk: { kty, crv, x, y, kid, alg: "ES256", use: "sig" } as JsonWebKey,
-    publicPem: toPem(spki, "PUBLIC KEY"),
+    privatePem: pemFile(await exportPKCS8(pair.privateKey)),
+    privateJwk: { kty, crv, x, y, d },
+    publicJwk: { kty, crv, x, y, kid, alg: ALG, use: "sig" } as JsonWebKey,
+    publicPem: pemFile(await exportSPKI(pair.publicKey)),
     kid,
   };
 }
-

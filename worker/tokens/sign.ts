@@ -1,5 +1,5 @@
-/** Issues the session JWT that proxies check: ES256, `kid` = RFC 7638 thumbprint. */
-import { encodeBytes, encodeText } from "./base64url.js";
+/** Issues the session JWT that proxies check (jose's SignJWT): ES256, `kid` = RFC 7638 thumbprint. */
+import { SignJWT } from "jose";
 import type { KeyRing } from "./keys.js";
 
 export interface SessionClaims {
@@ -52,17 +52,6 @@ export function sessionClaims(
   };
 }
 
-const encodedHeaders = new WeakMap<KeyRing, string>();
-const encoder = new TextEncoder();
-
-export async function signJwt(keys: KeyRing, claims: object): Promise<string> {
-  let header = encodedHeaders.get(keys);
-  if (header === undefined) {
-    header = encodeText(JSON.stringify({ alg: "ES256", typ: "JWT", kid: keys.current.kid }));
-    encodedHeaders.set(keys, header);
-  }
-  const input = `${header}.${encodeText(JSON.stringify(claims))}`;
-  // WebCrypto's ECDSA signature is already the raw r||s form that JWS (RFC 7518 §3.4) wants.
-  const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, keys.signingKey, encoder.encode(input));
-  return `${input}.${encodeBytes(new Uint8Array(signature))}`;
+export function signJwt(keys: KeyRing, claims: SessionClaims): Promise<string> {
+  return new SignJWT({ ...claims }).setProtectedHeader({ alg: "ES256", typ: "JWT", kid: keys.current.kid }).sign(keys.signingKey);
 }

@@ -33,6 +33,13 @@ describe("precheckAccessToken", () => {
     ["exp string", `${b64json({ alg: "HS256" })}.${b64json({ iss: "0".repeat(32), iat: now, exp: "9999999999" })}.${sig}`, "malformed"],
     ["iat in the future", fakeHaToken({ iat: now + 60 }), "not_yet_valid"],
     ["huge", "a".repeat(10_000), "malformed"],
+    // jose's decoder (atob) would take these; Home Assistant never writes them.
+    ["signature padded", `${fakeHaToken()}=`, "malformed"],
+    ["header padded", fakeHaToken().replace(".", "=."), "malformed"],
+    ["space inside", fakeHaToken().replace(/^(.{10})/, "$1 "), "malformed"],
+    ["standard alphabet (+)", fakeHaToken().replace(/\.(.)/, ".+"), "malformed"],
+    // 32 bytes = 43 characters with 2 unused bits; B and C set them: the same bytes, respelled.
+    ["signature with non-zero trailing bits", fakeHaToken().replace(/.$/, (c) => (c === "B" ? "C" : "B")), "malformed"],
   ])("%s is refused locally (%s)", (_label, token, reason) => {
     const result = precheckAccessToken(token, now);
     expect(result).toMatchObject({ ok: false, reason });

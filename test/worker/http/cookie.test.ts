@@ -1,6 +1,8 @@
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { loadSettings, type Settings } from "../../../worker/config.js";
 import { clearedCookie, readCookies, readSessionCookie, sessionCookie } from "../../../worker/http/cookie.js";
+import { normalizedSetCookie } from "../../support/set-cookie.js";
 
 function settings(env: Record<string, string> = {}): Settings {
   const r = loadSettings({ HA_URL: "https://ha.example.com", SIGNING_KEY: "x", ...env });
@@ -8,17 +10,53 @@ function settings(env: Record<string, string> = {}): Settings {
   return r.settings;
 }
 
+// Hono's serializer writes the attributes in its own order; what they say is compared.
+const same = (actual: string, expected: string) => expect(normalizedSetCookie(actual)).toBe(normalizedSetCookie(expected));
+
 describe("Set-Cookie", () => {
   test("defaults: host-only, Path=/, HttpOnly, Secure, SameSite=Lax, Max-Age = lifetime", () => {
-    expect(sessionCookie(settings(), "J", 1800)).toBe("jwt_access_token=J; Path=/; Max-Age=1800; Secure; HttpOnly; SameSite=Lax");
+    same(sessionCookie(settings(), "J", 1800), "jwt_access_token=J; Path=/; Max-Age=1800; Secure; HttpOnly; SameSite=Lax");
   });
   test("configured domain, SameSite and flags", () => {
     const s = settings({ COOKIE_DOMAIN: ".example.com", COOKIE_SAMESITE: "Strict", COOKIE_HTTP_ONLY: "false", COOKIE_SECURE: "false", COOKIE_NAME: "sso" });
-    expect(sessionCookie(s, "J", 60)).toBe("sso=J; Path=/; Max-Age=60; Domain=.example.com; SameSite=Strict");
+    same(sessionCookie(s, "J", 60), "sso=J; Path=/; Max-Age=60; Domain=.example.com; SameSite=Strict");
   });
   test("clearing uses the same name, domain and path", () => {
-    expect(clearedCookie(settings({ COOKIE_DOMAIN: ".example.com" }))).toBe(
+    same(
+      clearedCookie(settings({ COOKIE_DOMAIN: ".example.com" })),
       "jwt_access_token=; Path=/; Max-Age=0; Domain=.example.com; Secure; HttpOnly; SameSite=Lax; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+    );
+  });
+  test("a real JWT is written as it is, and every cookie name the settings accept serializes", () => {
+    const jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXdpdGgtXy1hbmQtLQ";
+    expect(sessionCookie(settings(), jwt, 60).startsWith(`jwt_access_token=${jwt};`)).toBe(true);
+    for (const name of ["__Host-sso", "__Secure-sso", "a!#$%&'*+.^_`|~-z"]) {
+      expect(sessionCookie(settings({ COOKIE_NAME: name }), "J", 60).startsWith(`${name}=J;`)).toBe(true);
+      expect(clearedCookie(settings({ COOKIE_NAME: name }))).toMatch(/Max-Age=0/);
+    }
+  });
+});
+
+describe("every cookie setting the configuration accepts can be written", () => {
+  test("Hono's serializer never throws for accepted settings (its __Host-/__Secure- rules are case-insensitive)", () => {
+    const prefix = fc.constantFrom("", "__Host-", "__host-", "__HOST-", "__Secure-", "__secure-", "__SeCuRe-");
+    fc.assert(
+      fc.property(
+        prefix,
+        fc.stringMatching(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,20}$/),
+        fc.option(fc.constantFrom(".example.com", "example.com")),
+        fc.constantFrom("true", "false"),
+        fc.constantFrom("Lax", "Strict", "None"),
+        (pre, rest, domain, secure, sameSite) => {
+          const env: Record<string, string> = { COOKIE_NAME: `${pre}${rest}`, COOKIE_SECURE: secure, COOKIE_SAMESITE: sameSite };
+          if (domain) env.COOKIE_DOMAIN = domain;
+          const result = loadSettings({ HA_URL: "https://ha.example.com", SIGNING_KEY: "x", ...env });
+          if (!result.ok) return;
+          expect(sessionCookie(result.settings, "J", 86_400)).toMatch(/Max-Age=86400/);
+          expect(clearedCookie(result.settings)).toMatch(/Max-Age=0/);
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 });

@@ -40,6 +40,16 @@ describe("keys", () => {
     expect(fromPem.publicKeyPem).toBe(pair.publicPem);
   });
 
+  test("the PEMs are exactly node:crypto's (final line break included), and text around a PEM is tolerated", async () => {
+    const { createPrivateKey } = await import("node:crypto");
+    const pair = await generateKeyPair();
+    const nodeKey = createPrivateKey(pair.privatePem);
+    expect(pair.privatePem).toBe(nodeKey.export({ type: "pkcs8", format: "pem" }).toString());
+    expect(pair.publicPem).toBe(createPublicKey(nodeKey).export({ type: "spki", format: "pem" }).toString());
+    const ring = await importKeyRing(`key:\n${pair.privatePem}\n(end)`, []);
+    expect(ring.publicKeyPem).toBe(pair.publicPem);
+  });
+
   test("a PEM pasted with literal \\n (as in .dev.vars or a dashboard) imports", async () => {
     const pair = await generateKeyPair();
     expect((await importKeyRing(pair.privatePem.replace(/\n/g, "\\n"), [])).current.kid).toBe(pair.kid);
