@@ -108,6 +108,40 @@ test("CORS origin tricks and cross-site POSTs on /session and /logout", async ()
   expect(rows.filter((r) => r.target.startsWith("POST") && !r.ok)).toEqual([]);
 });
 
+test("host spellings that once skipped ACCESS_RULES", async () => {
+  const ruled = await startSigner("workerd", {
+    HA_URL: ha.url,
+    SIGNING_KEY: session.privatePem,
+    COOKIE_DOMAIN: ".example.com",
+    ACCESS_RULES: JSON.stringify({ "grafana.example.com": { roles: ["admin"] }, "*.admin.example.com": { roles: ["admin"] } }),
+  });
+  try {
+    // The victim's session is a plain user's: every spelling of an admin-only host must give 403.
+    const hosts = [
+      "grafana.example.com.",
+      "GRAFANA.EXAMPLE.COM.",
+      "grafana.example.com.:8080",
+      "Grafana.Example.Com:443",
+      "x.admin.example.com.",
+      "X.ADMIN.EXAMPLE.COM.:8443",
+      "grafana.example.com..",
+      "grafana.example.com:",
+      "grafana%2eexample.com",
+      "grafana.example.com, wiki.example.com",
+    ];
+    for (const host of hosts) {
+      const response = await fetch(`${ruled.url}/verify`, { headers: { Cookie: `jwt_access_token=${session.jwt}`, "X-Forwarded-Host": host } });
+      record(`ACCESS_RULES host ${JSON.stringify(host)}`, "/verify (admin-only host)", "403", `${response.status}`, response.status === 403);
+    }
+    // Control: the same cookie is let in on a host without a rule, so the 403s are the rule's.
+    const open = await fetch(`${ruled.url}/verify`, { headers: { Cookie: `jwt_access_token=${session.jwt}`, "X-Forwarded-Host": "wiki.example.com." } });
+    record("ACCESS_RULES control (host without a rule)", "/verify", "200", `${open.status}`, open.status === 200);
+  } finally {
+    await ruled.close();
+  }
+  expect(rows.filter((r) => r.attack.startsWith("ACCESS_RULES") && !r.ok)).toEqual([]);
+});
+
 test("a Home Assistant access token of another installation", async () => {
   ha.resetStats();
   const response = await fetch(`${signer.url}/session`, { method: "POST", headers: { Authorization: `Bearer ${fakeHaToken()}` } });

@@ -348,6 +348,46 @@ describe.each(RUNTIMES)("signer on %s", (runtime) => {
       expect(none).toMatchObject({ present: false, valid: false });
     });
 
+    test("ACCESS_RULES choose the rule by the canonical host: case, a trailing dot, a port or IDN spelling change nothing; invalid hosts are refused", async () => {
+      const s = await extraSigner({
+        ...(await baseEnv()),
+        ACCESS_RULES: JSON.stringify({
+          "grafana.example.test": { roles: ["admin"] },
+          "*.admin.example.test": { roles: ["admin"] },
+          "bücher.example.test": { roles: ["admin"] },
+        }),
+      });
+      const cookieOf = async (id: string) =>
+        (await post("/session", { Authorization: `Bearer ${ha.accessToken(id)}` }, s)).headers.get("set-cookie")!.split(";")[0]!;
+      const [plainCookie, adminCookie] = [await cookieOf(plain.id), await cookieOf(admin.id)];
+      const verify = (cookie: string, host: string) => fetch(`${s.url}/verify`, { headers: { Cookie: cookie, "X-Forwarded-Host": host } });
+      const ruled = [
+        "grafana.example.test",
+        "grafana.example.test.",
+        "GRAFANA.EXAMPLE.TEST.",
+        "grafana.example.test.:8080",
+        "x.admin.example.test",
+        "x.admin.example.test.",
+        "X.ADMIN.EXAMPLE.TEST.",
+        "x.admin.example.test.:8080",
+        "xn--bcher-kva.example.test",
+        "XN--BCHER-KVA.EXAMPLE.TEST.:443",
+      ];
+      for (const host of ruled) {
+        const refused = await verify(plainCookie, host);
+        expect(refused.status, host).toBe(403);
+        expect(((await refused.json()) as { message: string }).message).toContain("needs the role admin");
+        expect((await verify(adminCookie, host)).status, host).toBe(200);
+      }
+      for (const host of ["grafana.example.test..", "grafana.example.test:", "grafana example.test", "grafana.example.test:8080:1", "[::1", "0x7f.1"]) {
+        const response = await verify(adminCookie, host);
+        expect(response.status, host).toBe(403);
+        expect(((await response.json()) as { message: string }).message).toContain("not a valid host name");
+      }
+      // A host without a rule stays open to any signed-in user.
+      expect((await verify(plainCookie, "wiki.example.test.:8080")).status).toBe(200);
+    });
+
     test("no cookie: 401 for API calls, 302 to sign-in for browser navigations, 401 for nginx", async () => {
       expect((await fetch(`${signer.url}/verify`)).status).toBe(401);
       const nav = await fetch(`${signer.url}/verify`, {
