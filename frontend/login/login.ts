@@ -103,8 +103,9 @@ async function signIn(config: PageConfig, rd: string | null): Promise<void> {
     return;
   }
   setTitle("Signed in");
+  // The user's click on this page itself: no navigation that another site could imitate.
   showStatus(`Signed in as ${session.user.name}. Your services under this sign-in now let you in.`, [
-    { label: "Sign out", href: "/login?action=logout" },
+    { label: "Sign out", onClick: () => void signOut(config).catch((error: unknown) => showError(describe(error))) },
   ]);
 }
 
