@@ -192,16 +192,20 @@ describe("the whole app under generated requests", () => {
           expect(response.status).toBeLessThan(500);
           const body = await response.text();
           expect(body).not.toMatch(/\bat .+:\d+:\d+/);
-          const setCookie = response.headers.get("set-cookie");
-          if (setCookie && !setCookie.includes("Max-Age=0")) {
+          const setCookies = response.headers.getSetCookie();
+          const issuing = setCookies.filter((c) => !c.includes("Max-Age=0"));
+          if (issuing.length > 0) {
+            expect(issuing).toHaveLength(1);
             expect(method).toBe("POST");
             expect(path).toBe("/session");
             expect(authorization?.trim()).toBe(`Bearer ${GOOD}`);
             expect(response.status).toBe(200);
             issued++;
           }
-          if (setCookie?.includes("Max-Age=0")) {
-            expect(path.startsWith("/logout")).toBe(true);
+          if (setCookies.some((c) => c.includes("Max-Age=0"))) {
+            // Clearing: a sign-out, or a successful sign-in clearing stray values of our name first.
+            const signIn = path === "/session" && issuing.length === 1;
+            expect(path.startsWith("/logout") || signIn).toBe(true);
             expect(response.status === 200 || response.status === 302).toBe(true);
           }
         },
