@@ -127,6 +127,6 @@ export default [
   {
     input: "frontend/login/login.ts",
     output: { dir: "dist", entryFileNames: "login.js", format: "es", banner, inlineDynamicImports: true },
-    plugins: [...browserPlugins({ alsoInclude: ["worker/http/redirect-allowlist.ts"] }), embedForSigner("login")],
+    plugins: [...browserPlugins({ alsoInclude: ["worker/http/redirect-allowlist.ts", "worker/http/canonical-host.ts"] }), embedForSigner("login")],
   },
 ];

@@ -8,16 +8,21 @@
  *   cancels or stops the event.
  * - In the apps that handler's `auth.revoke()` asks the native app through the bridge's
  *   `revokeExternalAuth` (Android: window.externalApp.revokeExternalAuth(json); iOS:
- *   window.webkit.messageHandlers.revokeExternalAuth.postMessage(object)). Those calls are
- *   observed too (for any other caller), passing the same arguments to the same method.
+ *   window.webkit.messageHandlers.revokeExternalAuth.postMessage(object); newer Android apps
+ *   (Home Assistant 2026.4+ asks them first): window.externalAppV2.postMessage(json) with
+ *   {"type":"revokeExternalAuth"}). Those calls are observed too (for any other caller),
+ *   passing the same arguments to the same method.
  */
 
-/** Calls `spy` before every `owner[name][key](…)`, then the original, on its object, with the same arguments. */
-function tap(owner: any, name: string, key: string, spy: () => void): void {
+/**
+ * Calls `spy` before every `owner[name][key](…)` (only those whose arguments `when` accepts),
+ * then the original, on its object, with the same arguments.
+ */
+function tap(owner: any, name: string, key: string, spy: () => void, when: (args: unknown[]) => boolean = () => true): void {
   try {
     const host = owner[name];
     const original = host[key].bind(host); // throws where there is no such method: nothing to observe
-    const wrapped = (...args: unknown[]) => (spy(), original(...args));
+    const wrapped = (...args: unknown[]) => (when(args) && spy(), original(...args));
     Reflect.set(host, key, wrapped); // false, not an exception, where it is read-only
     // Android's bridge object (addJavascriptInterface) ignores new properties and runs its methods
     // only when called on the object itself: put a Proxy in its place that binds them all to it.
@@ -43,4 +48,11 @@ export function watchLogout(onLogout: () => void): void {
   const w = window as any;
   tap(w, "externalApp", "revokeExternalAuth", spy);
   tap(w.webkit?.messageHandlers, "revokeExternalAuth", "postMessage", spy);
+  tap(w, "externalAppV2", "postMessage", spy, ([message]) => {
+    try {
+      return typeof message == "string" && JSON.parse(message)?.type === "revokeExternalAuth";
+    } catch {
+      return false; // not ours to judge: passed on unchanged
+    }
+  });
 }

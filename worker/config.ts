@@ -4,7 +4,6 @@
  * key, what is wrong and how to fix it. Nothing else in the signer looks at `env`.
  */
 import { precheckAccessToken } from "./home-assistant/access-token-precheck.js";
-
 import { canonicalHost, isHostName } from "./http/canonical-host.js";
 import { isHostUnder } from "./http/redirect-allowlist.js";
 
@@ -72,7 +71,6 @@ export type SettingsResult = { ok: true; settings: Settings } | { ok: false; pro
 
 export const DEFAULT_HA_URL_FOR_DEVELOPMENT = "http://homeassistant.local:8123";
 const COOKIE_NAME_PATTERN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
-const HOST_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /** Reads one string setting; blank counts as unset. */
 function read(env: Env, key: string): string | undefined {
@@ -107,9 +105,29 @@ export function parseDuration(value: string, unit: "s" | "ms"): number | undefin
   return unit === "ms" ? ms : ms / 1000;
 }
 
-export function isValidHostname(host: string): boolean {
-  if (host.length > 253) return false;
-  return host.split(".").every((label) => HOST_LABEL.test(label));
+/**
+ * A host name in a setting (ACCESS_RULES key, REDIRECT_ALLOWLIST entry), in the canonical
+ * form the checks compare (lower case, no trailing dot, IDN as punycode), or undefined.
+ * "*.example.com" keeps its wildcard prefix; a port has no place in a host setting.
+ */
+export function canonicalHostSetting(value: string): string | undefined {
+  const wildcard = value.startsWith("*.");
+  const raw = wildcard ? value.slice(2) : value;
+  if (!raw.startsWith("[") && raw.includes(":")) return undefined;
+  const host = canonicalHost(raw);
+  if (host === undefined) return undefined;
+  // A wildcard covers names under a domain, never under an IP address.
+  if (wildcard) return isHostName(host) && !/\.\d+$|^\d+$/.test(host) ? `*.${host}` : undefined;
+  return host;
+}
+
+/** An origin whose host is in canonical form (https://nas.example.net.:5001 → https://nas.example.net:5001). */
+function canonicalOrigin(origin: string): string | undefined {
+  const url = new URL(origin);
+  const host = canonicalHost(url.hostname);
+  if (host === undefined) return undefined;
+  url.hostname = host;
+  return url.origin;
 }
 
 /** Parses an origin such as "https://ha.example.com:8123"; undefined when it is anything else. */
@@ -182,9 +200,13 @@ export function parseAccessRules(raw: string | undefined, problems: ConfigProble
   }
   const rules: Record<string, AccessRule> = {};
   for (const [host, rule] of Object.entries(parsed as Record<string, unknown>)) {
-    const lower = host.toLowerCase();
-    if (!isValidHostname(lower.replace(/^\*\./, ""))) {
-      problems.push({ key: "ACCESS_RULES", message: `"${host}" is not a host name; ${example}.` });
+    const canonical = canonicalHostSetting(host);
+    if (canonical === undefined) {
+      problems.push({ key: "ACCESS_RULES", message: `"${host}" is not a host name (or "*.domain" pattern, without port); ${example}.` });
+      continue;
+    }
+    if (Object.hasOwn(rules, canonical)) {
+      problems.push({ key: "ACCESS_RULES", message: `"${host}" is the same host as another key (${canonical}): merge the two rules into one.` });
       continue;
     }
     const r = rule as Record<string, unknown> | null;
@@ -203,7 +225,7 @@ export function parseAccessRules(raw: string | undefined, problems: ConfigProble
       });
       continue;
     }
-    rules[lower] = {
+    rules[canonical] = {
       ...(r.roles !== undefined ? { roles: r.roles as string[] } : {}),
       ...(r.users !== undefined ? { users: r.users as string[] } : {}),
     };
@@ -380,16 +402,17 @@ export function loadSettings(env: Env, platform: Platform = "workers"): Settings
     });
   }
 
-  let cookieDomain = read(env, "COOKIE_DOMAIN")?.toLowerCase();
-  if (cookieDomain !== undefined) {
-    const bare = cookieDomain.replace(/^\./, "");
-    if (!isValidHostname(bare) || !bare.includes(".") || /^[\d.]+$/.test(bare)) {
+  const cookieDomainRaw = read(env, "COOKIE_DOMAIN");
+  let cookieDomain: string | undefined;
+  if (cookieDomainRaw !== undefined) {
+    // Stored canonically (a Domain attribute with a trailing dot or non-ASCII is ignored by browsers).
+    const bare = canonicalHostSetting(cookieDomainRaw.replace(/^\./, ""));
+    if (bare === undefined || !isHostName(bare) || !bare.includes(".") || /^[\d.]+$/.test(bare)) {
       problems.push({
         key: "COOKIE_DOMAIN",
-        message: `"${cookieDomain}" is not a domain a cookie can be scoped to: use your registrable domain such as ".example.com" (covers all its subdomains), or leave it unset for a host-only cookie.`,
+        message: `"${cookieDomainRaw}" is not a domain a cookie can be scoped to: use your registrable domain such as ".example.com" (covers all its subdomains), or leave it unset for a host-only cookie.`,
       });
-      cookieDomain = undefined;
-    }
+    } else cookieDomain = cookieDomainRaw.startsWith(".") ? `.${bare}` : bare;
   }
 
   const secure = parseFlag(env, "COOKIE_SECURE", true, problems);
@@ -454,9 +477,11 @@ export function loadSettings(env: Env, platform: Platform = "workers"): Settings
   const redirectAllowlist: string[] = [];
   for (const item of list(read(env, "REDIRECT_ALLOWLIST"))) {
     const lower = item.toLowerCase();
-    const origin = /^https?:\/\//.test(lower) ? parseOrigin(lower) : undefined;
+    const parsedOrigin = /^https?:\/\//.test(lower) ? parseOrigin(lower) : undefined;
+    const origin = parsedOrigin === undefined ? undefined : canonicalOrigin(parsedOrigin);
+    const host = /^https?:\/\//.test(lower) ? undefined : canonicalHostSetting(item);
     if (origin) redirectAllowlist.push(origin);
-    else if (isValidHostname(lower.replace(/^\*\./, ""))) redirectAllowlist.push(lower);
+    else if (host) redirectAllowlist.push(host);
     else {
       problems.push({
         key: "REDIRECT_ALLOWLIST",

@@ -3,7 +3,8 @@
  * Sign in: Home Assistant's own OAuth flow (home-assistant-js-websocket getAuth, client_id =
  * this origin), the access token to /session (same origin), then back to rd. Tokens stay in
  * this origin's localStorage, so the next expired cookie is renewed without a password.
- * Sign out (?action=logout): forget the tokens, clear the cookie, revoke the refresh token.
+ * Sign out (?action=logout): forget the tokens, clear the cookie, revoke the refresh token; when
+ * another site sent the browser here ("confirm-logout"), only after a click on Sign out.
  */
 import { Auth, ERR_INVALID_AUTH, getAuth, type AuthData } from "home-assistant-js-websocket";
 import { allowedRedirect } from "../../worker/http/redirect-allowlist.js";
@@ -102,8 +103,9 @@ async function signIn(config: PageConfig, rd: string | null): Promise<void> {
     return;
   }
   setTitle("Signed in");
+  // The user's click on this page itself: no navigation that another site could imitate.
   showStatus(`Signed in as ${session.user.name}. Your services under this sign-in now let you in.`, [
-    { label: "Sign out", href: "/login?action=logout" },
+    { label: "Sign out", onClick: () => void signOut(config).catch((error: unknown) => showError(describe(error))) },
   ]);
 }
 
@@ -130,9 +132,18 @@ async function signOut(config: PageConfig): Promise<void> {
   else showStatus("You are signed out of Home Assistant single sign-on in this browser.", again);
 }
 
+/** A sign-out another site started: nothing happens without the user's click (the page cannot be framed). */
+function confirmSignOut(config: PageConfig): void {
+  setTitle("Sign out?");
+  showStatus("A link asked to sign you out of Home Assistant single sign-on in this browser. Nothing has changed yet.", [
+    { label: "Sign out", onClick: () => void signOut(config).catch((error: unknown) => showError(describe(error))) },
+  ]);
+}
+
 async function main(): Promise<void> {
   const config = readPageConfig();
   if (config.action === "logout") return signOut(config);
+  if (config.action === "confirm-logout") return confirmSignOut(config);
   if (config.rdRejected) {
     showError(
       "The address you came from is not one this sign-in may send you back to: it must be under the signer's COOKIE_DOMAIN or listed in REDIRECT_ALLOWLIST. Nothing was done.",

@@ -6,7 +6,7 @@ import type { RedirectPolicy } from "../../worker/http/redirect-allowlist.js";
 
 export interface PageConfig {
   haUrl: string;
-  action: "login" | "logout";
+  action: "login" | "logout" | "confirm-logout";
   rd: string | null;
   rdRejected: boolean;
   policy: RedirectPolicy;
@@ -26,7 +26,7 @@ export function readPageConfig(doc: Document = document): PageConfig {
   const cookie = policy?.cookie as Record<string, unknown> | undefined;
   if (
     typeof raw.haUrl !== "string" ||
-    (raw.action !== "login" && raw.action !== "logout") ||
+    (raw.action !== "login" && raw.action !== "logout" && raw.action !== "confirm-logout") ||
     (raw.rd !== null && typeof raw.rd !== "string") ||
     typeof raw.rdRejected !== "boolean" ||
     !policy ||

@@ -4,9 +4,10 @@
  * loadSettings, so both agree). Every value that ends up in a config file is validated
  * here, so no argument or setting can inject a directive into a generated config.
  */
-import { isValidHostname, loadSettings, parseOrigin, type AccessRule, type Env } from "../../worker/config.js";
+import { canonicalHostSetting, loadSettings, parseOrigin, type AccessRule, type Env } from "../../worker/config.js";
 import { ruleFor } from "../../worker/http/access-rules.js";
 import type { RedirectPolicy } from "../../worker/http/redirect-allowlist.js";
+import { isHostName } from "../../worker/http/canonical-host.js";
 
 export const PROXIES = ["caddy", "nginx", "traefik", "haproxy"] as const;
 export type ProxyName = (typeof PROXIES)[number];
@@ -195,9 +196,13 @@ export function parseProxyConfigArgs(argv: string[], env: Env): ParseResult {
     return list?.[list.length - 1];
   };
 
-  const host = single("--host")?.toLowerCase();
-  if (!host) return fail("--host is required (the protected service's host name, e.g. grafana.example.com).");
-  if (!isValidHostname(host) || !host.includes(".")) return fail(`--host "${host}" is not a host name such as grafana.example.com.`);
+  const hostRaw = single("--host");
+  if (!hostRaw) return fail("--host is required (the protected service's host name, e.g. grafana.example.com).");
+  // The canonical form, as the signer compares hosts: the config and the ACCESS_RULES lookup use it.
+  const host = canonicalHostSetting(hostRaw);
+  if (host === undefined || !isHostName(host) || !host.includes(".")) {
+    return fail(`--host "${hostRaw}" is not a host name such as grafana.example.com (no port, no wildcard).`);
+  }
 
   const upstreamRaw = single("--upstream");
   if (!upstreamRaw) return fail("--upstream is required (where the service listens, e.g. http://127.0.0.1:3000).");

@@ -93,7 +93,21 @@ describe.each(RUNTIMES)("the signer on %s serves the sign-in page", (runtime) =>
   it("accepts REDIRECT_ALLOWLIST hosts, and no rd at all", async () => {
     expect(pageConfig(await (await login(`?rd=${encodeURIComponent("https://nas.example.net/x")}`)).text())).toMatchObject({ rd: "https://nas.example.net/x" });
     expect(pageConfig(await (await login("")).text())).toMatchObject({ rd: null, rdRejected: false, action: "login" });
-    expect(pageConfig(await (await login("?action=logout")).text())).toMatchObject({ action: "logout" });
+    const logout = (headers: Record<string, string>) => fetch(`${signer.url}/login?action=logout`, { headers });
+    expect(pageConfig(await (await logout({ "Sec-Fetch-Site": "same-origin" })).text())).toMatchObject({ action: "logout" });
+  });
+
+  it("signs out at once only on the user's own navigation; another site's link gets the page asking first", async () => {
+    const logout = (headers: Record<string, string>) => fetch(`${signer.url}/login?action=logout`, { headers });
+    for (const site of ["none", "same-origin", "same-site"]) {
+      expect(pageConfig(await (await logout({ "Sec-Fetch-Site": site })).text()), site).toMatchObject({ action: "logout" });
+    }
+    expect(pageConfig(await (await logout({ "Sec-Fetch-Site": "cross-site" })).text())).toMatchObject({ action: "confirm-logout" });
+    // Without fetch metadata (older browsers, scripts) only a Referer from the signer or the cookie domain counts.
+    expect(pageConfig(await (await logout({})).text())).toMatchObject({ action: "confirm-logout" });
+    expect(pageConfig(await (await logout({ Referer: "https://evil.example.com.attacker.test/" })).text())).toMatchObject({ action: "confirm-logout" });
+    expect(pageConfig(await (await logout({ Referer: `${signer.url}/login` })).text())).toMatchObject({ action: "logout" });
+    expect(pageConfig(await (await logout({ Referer: "https://grafana.example.test/settings" })).text())).toMatchObject({ action: "logout" });
   });
 
   it("serves /login.js byte for byte as built, with an ETag", async () => {

@@ -110,10 +110,68 @@ describe("sign-in through Caddy, the signer and Home Assistant, in Chromium", ()
     expect(world.ha.stats.tokenRequests).toBe(before);
   });
 
+  /** A page on another site (served by the browser's request interception) with a link to `href`, clicked. */
+  async function followLinkFromAnotherSite(href: string): Promise<void> {
+    await context.route("http://attacker.invalid/**", (route) =>
+      route.fulfill({ contentType: "text/html", body: `<!doctype html><a id="go" href="${href.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}">win a prize</a>` }),
+    );
+    await page.goto("http://attacker.invalid/");
+    await page.click("#go");
+    await page.waitForLoadState();
+  }
+  const currentCookie = async () => (await context.cookies(url(OPEN_HOST))).find((c) => c.name === COOKIE_NAME)?.value;
+  const verifies = async (jwt: string) =>
+    (await fetch(`${world.signer.url}/verify`, { headers: { Cookie: `${COOKIE_NAME}=${jwt}`, "X-Forwarded-Host": OPEN_HOST } })).status === 200;
+
+  it("a sign-out link on another site only asks; the sign-in page's sign-out from another site does nothing without a click", async () => {
+    await page.goto(url(OPEN_HOST, "/before-csrf"));
+    const jwt = (await currentCookie())!;
+    const revokes = () => world.ha.stats.requests.filter((r) => r.path === "/auth/revoke").length;
+    const before = revokes();
+
+    await followLinkFromAnotherSite(`${world.publicUrl}/login?action=logout`);
+    await expect.poll(() => page.locator("#status").innerText()).toContain("Nothing has changed yet");
+    expect(await page.locator("#actions button").innerText()).toBe("Sign out");
+    expect(revokes()).toBe(before);
+    expect(await page.evaluate((key) => localStorage.getItem(key), TOKENS_KEY)).not.toBeNull();
+    expect(await currentCookie()).toBe(jwt);
+
+    await followLinkFromAnotherSite(`${world.publicUrl}/logout?rd=${encodeURIComponent(url(OPEN_HOST, "/after-confirm"))}`);
+    expect(await page.locator("h1").innerText()).toBe("Sign out?");
+    expect(await currentCookie()).toBe(jwt);
+    expect(await verifies(jwt)).toBe(true);
+
+    // The user's own click: the form's POST (same origin) signs out and returns to rd, where
+    // single sign-on (the sign-in page's saved tokens) gives a fresh cookie.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(url(OPEN_HOST, "/after-confirm"));
+    expect(await verifies(jwt)).toBe(false);
+    expect(await currentCookie()).not.toBe(jwt);
+    await context.unroute("http://attacker.invalid/**");
+  });
+
+  it("a sign-out link on a protected service (same site) signs out with one click", async () => {
+    await page.goto(url(OPEN_HOST, "/before-link"));
+    const jwt = (await currentCookie())!;
+    await page.evaluate((href) => {
+      const a = document.createElement("a");
+      a.href = href;
+      a.id = "signout";
+      a.textContent = "Sign out";
+      document.body.append(a);
+    }, `${world.publicUrl}/logout?rd=${encodeURIComponent(url(OPEN_HOST, "/after-link"))}`);
+    await page.click("#signout");
+    await page.waitForURL(url(OPEN_HOST, "/after-link"));
+    expect(await verifies(jwt)).toBe(false);
+  });
+
   it("signs out: forgets the tokens, clears the cookie, revokes the refresh token; the next visit asks for the password", async () => {
     const revokes = () => world.ha.stats.requests.filter((r) => r.path === "/auth/revoke").length;
     const before = revokes();
+    // Typed into the address bar. Over plain http Chromium sends no Sec-Fetch-Site (only to
+    // trustworthy origins) and a typed URL no Referer, so the page asks first: one click.
     await page.goto(`${world.publicUrl}/login?action=logout`);
+    await page.getByRole("button", { name: "Sign out" }).click();
     await expect.poll(() => page.locator("#status").innerText()).toContain("signed out");
     expect(revokes()).toBe(before + 1);
     expect(await page.evaluate((key) => localStorage.getItem(key), TOKENS_KEY)).toBeNull();

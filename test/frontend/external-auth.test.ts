@@ -1,7 +1,8 @@
 /**
  * The companion apps: Home Assistant's frontend runs with an ExternalAuth that asks the
- * native app for tokens through its bridge (Android: window.externalApp with JSON strings;
- * iOS: window.webkit.messageHandlers with objects). The "native side" here hands out real
+ * native app for tokens through its bridge (Android: window.externalApp with JSON strings, or
+ * on newer apps only window.externalAppV2.postMessage(JSON {type, payload}); iOS:
+ * window.webkit.messageHandlers with objects). The "native side" here hands out real
  * tokens from the Home Assistant double.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,7 +18,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-describe.each(["android", "ios"] as const)("in the %s app", (platform) => {
+describe.each(["android", "android-v2", "ios"] as const)("in the %s app", (platform) => {
   it("signs in with the app's token, and asks the app again once that token has expired", async () => {
     const issued: string[] = [];
     const before = stack.sessionPosts().length;

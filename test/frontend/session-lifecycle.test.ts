@@ -124,7 +124,7 @@ describe("Home Assistant's logout clears the cookie", () => {
     await page.close();
   });
 
-  describe.each(["android", "ios"] as const)("in the %s app", (platform) => {
+  describe.each(["android", "android-v2", "ios"] as const)("in the %s app", (platform) => {
     it("the bridge's revokeExternalAuth clears the cookie, and the app receives exactly what Home Assistant sent", async () => {
       const page = await stack.openHost(
         { mode: platform, extraModules: [background] },
@@ -137,12 +137,15 @@ describe("Home Assistant's logout clears the cookie", () => {
       // The app's other bridge methods still work once revokeExternalAuth is observed.
       await page.evaluate(() => (window as unknown as { __auth: { refreshAccessToken(): Promise<void> } }).__auth.refreshAccessToken());
       expect(await page.evaluate(() => (window as unknown as { __bridgeCalls: unknown[] }).__bridgeCalls.length)).toBe(2);
+      // Asking for a token (V2: the same postMessage as the revoke) is not a logout.
+      expect(await ourCookie()).toBeDefined();
+      expect(await refresherState(page)).toMatchObject({ phase: "signed_in" });
 
       // Home Assistant's ExternalAuth.revoke(), called on its own (not through hass-logout).
       await page.evaluate(() => (window as unknown as { __auth: { revoke(): Promise<void> } }).__auth.revoke());
       const payload = { callback: "externalAuthRevokeToken" };
       expect(await page.evaluate(() => (window as unknown as { __revokeCalls: unknown[] }).__revokeCalls)).toEqual([
-        platform === "android" ? JSON.stringify(payload) : payload,
+        platform === "android" ? JSON.stringify(payload) : platform === "android-v2" ? JSON.stringify({ type: "revokeExternalAuth", payload }) : payload,
       ]);
       await expect.poll(ourCookie).toBeUndefined();
       expect(await verify(copy)).toBe(401);

@@ -97,6 +97,20 @@ describe("generator input checks", () => {
     expect(result.ok && result.warnings.join()).toContain("PUBLIC_URL is not set");
   });
 
+  it("takes --host in the signer's canonical form and finds its ACCESS_RULES rule by it", () => {
+    const env = { ...ENV, ACCESS_RULES: JSON.stringify({ "grafana.example.com": { roles: ["admin"] }, "bücher.example.com": { roles: ["admin"] } }) };
+    for (const host of ["GRAFANA.Example.com.", "grafana.example.com."]) {
+      const haproxy = config(["haproxy", "--host", host, "--upstream", "http://127.0.0.1:3000"], env);
+      expect(haproxy).toContain("ACCESS_RULES for this host");
+      expect(haproxy).toContain("grafana.example.com needs the role admin");
+      expect(haproxy).not.toMatch(/grafana\.example\.com\.(?!pem)|GRAFANA/);
+    }
+    expect(config(["haproxy", "--host", "bücher.example.com", "--upstream", "http://127.0.0.1:3000"], env)).toContain("xn--bcher-kva.example.com needs the role admin");
+    expect(config(["caddy", "--host", "Grafana.Example.com.", "--upstream", "http://127.0.0.1:3000"])).toContain("grafana.example.com");
+    expect(error(["caddy", "--host", "grafana.example.com:443", "--upstream", "http://127.0.0.1:3000"])).toContain("--host");
+    expect(error(["caddy", "--host", "*.example.com", "--upstream", "http://127.0.0.1:3000"])).toContain("--host");
+  });
+
   it("writes ACCESS_RULES into HAProxy configs (the only proxy that does not ask the signer)", () => {
     const env = { ...ENV, ACCESS_RULES: JSON.stringify({ "*.example.com": { users: ["abc123"] } }) };
     expect(config(["haproxy", ...BASE], env)).toContain("acl jwt_user_allowed var(txn.sub) -m str abc123");

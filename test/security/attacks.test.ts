@@ -108,6 +108,87 @@ test("CORS origin tricks and cross-site POSTs on /session and /logout", async ()
   expect(rows.filter((r) => r.target.startsWith("POST") && !r.ok)).toEqual([]);
 });
 
+test("sign-out CSRF: another site's link or form cannot sign the user out", async () => {
+  const genuine = `jwt_access_token=${session.jwt}`;
+  const link = await fetch(`${signer.url}/logout?rd=${encodeURIComponent("https://grafana.example.com/")}`, {
+    redirect: "manual",
+    headers: { Cookie: genuine, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", Accept: "text/html" },
+  });
+  const linkOk = link.status === 200 && !link.headers.get("set-cookie") && (await link.text()).includes('method="post"');
+  record("sign-out link on another site", "GET /logout", "200 confirmation page, no Set-Cookie", `${link.status}${link.headers.get("set-cookie") ? " +Set-Cookie" : ""}`, linkOk);
+  const page = await fetch(`${signer.url}/login?action=logout`, { headers: { "Sec-Fetch-Site": "cross-site" } });
+  const action = /"action":"([a-z-]+)"/.exec(await page.text())?.[1];
+  record("sign-in page sign-out from another site", "GET /login?action=logout", "page asks first (confirm-logout)", `${page.status} ${action}`, action === "confirm-logout");
+  for (const [label, headers] of [
+    ["form POST, no Origin, Sec-Fetch-Site cross-site", { "Sec-Fetch-Site": "cross-site" }],
+    ["form POST, Origin null", { Origin: "null" }],
+  ] as const) {
+    const response = await fetch(`${signer.url}/logout`, {
+      method: "POST",
+      headers: { Cookie: genuine, "Content-Type": "application/x-www-form-urlencoded", ...headers },
+      body: "rd=https%3A%2F%2Fgrafana.example.com%2F",
+    });
+    record(label, "POST /logout", "403, no Set-Cookie", `${response.status}${response.headers.get("set-cookie") ? " +Set-Cookie" : ""}`, response.status === 403 && !response.headers.get("set-cookie"));
+  }
+  // The victim's session still works: nothing above revoked it.
+  expect((await fetch(`${signer.url}/verify`, { headers: { Cookie: genuine } })).status).toBe(200);
+  expect(rows.filter((r) => (r.attack.startsWith("sign-") || r.attack.startsWith("form POST")) && !r.ok)).toEqual([]);
+});
+
+test("cookies planted by a sibling host under COOKIE_DOMAIN", async () => {
+  const other = ha.addUser({ name: "Sibling owner", is_admin: false });
+  const response = await fetch(`${signer.url}/session`, { method: "POST", headers: { Authorization: `Bearer ${ha.accessToken(other.id)}` } });
+  const othersJwt = /jwt_access_token=([^;]+)/.exec(response.headers.get("set-cookie")!)![1]!;
+  const genuine = `jwt_access_token=${session.jwt}`;
+  const cases: Array<[string, string, number]> = [
+    ["lock-out: garbage (Path=/api, sent first) beside the victim's cookie", `jwt_access_token=garbage; ${genuine}`, 200],
+    ["lock-out: 7 planted values beside the victim's cookie", `${Array.from({ length: 7 }, (_, i) => `jwt_access_token=x${i}`).join("; ")}; ${genuine}`, 200],
+    ["lock-out: a forged token of the victim's kid beside the victim's cookie", `jwt_access_token=${session.jwt.slice(0, -8)}AAAAAAAA; ${genuine}`, 200],
+    ["another user's valid session beside the victim's", `jwt_access_token=${othersJwt}; ${genuine}`, 401],
+  ];
+  for (const [attack, cookie, expected] of cases) {
+    const verify = await fetch(`${signer.url}/verify`, { headers: { Cookie: cookie } });
+    const user = verify.headers.get("remote-user");
+    const ok = verify.status === expected && (expected !== 200 || user === session.claims.sub);
+    record(attack, "/verify", expected === 200 ? "200 as the victim" : "401", `${verify.status}${user ? ` as ${user === session.claims.sub ? "victim" : user}` : ""}`, ok);
+  }
+  expect(rows.filter((r) => r.attack.includes("beside") && !r.ok)).toEqual([]);
+});
+
+test("host spellings that once skipped ACCESS_RULES", async () => {
+  const ruled = await startSigner("workerd", {
+    HA_URL: ha.url,
+    SIGNING_KEY: session.privatePem,
+    COOKIE_DOMAIN: ".example.com",
+    ACCESS_RULES: JSON.stringify({ "grafana.example.com": { roles: ["admin"] }, "*.admin.example.com": { roles: ["admin"] } }),
+  });
+  try {
+    // The victim's session is a plain user's: every spelling of an admin-only host must give 403.
+    const hosts = [
+      "grafana.example.com.",
+      "GRAFANA.EXAMPLE.COM.",
+      "grafana.example.com.:8080",
+      "Grafana.Example.Com:443",
+      "x.admin.example.com.",
+      "X.ADMIN.EXAMPLE.COM.:8443",
+      "grafana.example.com..",
+      "grafana.example.com:",
+      "grafana%2eexample.com",
+      "grafana.example.com, wiki.example.com",
+    ];
+    for (const host of hosts) {
+      const response = await fetch(`${ruled.url}/verify`, { headers: { Cookie: `jwt_access_token=${session.jwt}`, "X-Forwarded-Host": host } });
+      record(`ACCESS_RULES host ${JSON.stringify(host)}`, "/verify (admin-only host)", "403", `${response.status}`, response.status === 403);
+    }
+    // Control: the same cookie is let in on a host without a rule, so the 403s are the rule's.
+    const open = await fetch(`${ruled.url}/verify`, { headers: { Cookie: `jwt_access_token=${session.jwt}`, "X-Forwarded-Host": "wiki.example.com." } });
+    record("ACCESS_RULES control (host without a rule)", "/verify", "200", `${open.status}`, open.status === 200);
+  } finally {
+    await ruled.close();
+  }
+  expect(rows.filter((r) => r.attack.startsWith("ACCESS_RULES") && !r.ok)).toEqual([]);
+});
+
 test("a Home Assistant access token of another installation", async () => {
   ha.resetStats();
   const response = await fetch(`${signer.url}/session`, { method: "POST", headers: { Authorization: `Bearer ${fakeHaToken()}` } });

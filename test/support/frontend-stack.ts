@@ -32,7 +32,7 @@ export interface AuthData {
 }
 
 export interface HostConfig {
-  mode?: "browser" | "android" | "ios";
+  mode?: "browser" | "android" | "android-v2" | "ios";
   auth?: AuthData;
   /** Loaded like extra_module_url (import()); { url } loads as <script type=module crossorigin=use-credentials>. */
   extraModules?: Array<string | { url: string }>;

@@ -59,6 +59,21 @@ describe("loadSettings", () => {
     expect(s.accessRules).toEqual({ "grafana.example.com": { roles: ["admin"] } });
   });
 
+  test("host settings are stored in the canonical form the checks compare", () => {
+    const result = loadSettings({
+      ...base,
+      COOKIE_DOMAIN: ".Bücher.Example.",
+      REDIRECT_ALLOWLIST: "Grafana.Example.NET.,*.LAN.example.org.",
+      ACCESS_RULES: '{"GRAFANA.example.com.":{"roles":["admin"]},"*.Admin.Example.com":{"users":["u"]}}',
+    });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    expect(result.settings.cookie.domain).toBe(".xn--bcher-kva.example");
+    expect(result.settings.redirectAllowlist).toEqual(["grafana.example.net", "*.lan.example.org"]);
+    expect(result.settings.accessRules).toEqual({ "grafana.example.com": { roles: ["admin"] }, "*.admin.example.com": { users: ["u"] } });
+    const hostOnly = loadSettings({ ...base, COOKIE_DOMAIN: "Example.COM." });
+    expect(hostOnly.ok && hostOnly.settings.cookie.domain).toBe("example.com");
+  });
+
   test.each([
     [{ HA_URL: "" }, "HA_URL"],
     [{ HA_URL: "ha.example.com" }, "HA_URL"],
@@ -77,6 +92,9 @@ describe("loadSettings", () => {
     [{ COOKIE_DOMAIN: "com" }, "COOKIE_DOMAIN"],
     [{ COOKIE_DOMAIN: "192.168.1.1" }, "COOKIE_DOMAIN"],
     [{ COOKIE_DOMAIN: "exa mple.com" }, "COOKIE_DOMAIN"],
+    [{ COOKIE_DOMAIN: ".example.com:443" }, "COOKIE_DOMAIN"],
+    [{ COOKIE_DOMAIN: ".example.com.." }, "COOKIE_DOMAIN"],
+    [{ REDIRECT_ALLOWLIST: "grafana.example.com:443" }, "REDIRECT_ALLOWLIST"],
     [{ COOKIE_SECURE: "maybe" }, "COOKIE_SECURE"],
     [{ COOKIE_HTTP_ONLY: "2" }, "COOKIE_HTTP_ONLY"],
     [{ COOKIE_SAMESITE: "lax-ish" }, "COOKIE_SAMESITE"],

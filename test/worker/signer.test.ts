@@ -277,13 +277,156 @@ describe.each(RUNTIMES)("signer on %s", (runtime) => {
     });
 
     test("GET /logout?rd= redirects to an allowed target only", async () => {
-      const ok = await fetch(`${signer.url}/logout?rd=${encodeURIComponent("https://grafana.example.com/x")}`, { redirect: "manual" });
+      const ok = await fetch(`${signer.url}/logout?rd=${encodeURIComponent("https://grafana.example.com/x")}`, { redirect: "manual", headers: { "Sec-Fetch-Site": "same-site" } });
       expect(ok.status).toBe(302);
       expect(ok.headers.get("location")).toBe("https://grafana.example.com/x");
       expect(ok.headers.get("set-cookie")).toMatch(/Max-Age=0/);
       for (const rd of ["//evil.example", "https://evil.example@grafana.example.com", "https://grafana.example.com.evil.example/", "javascript:alert(1)"]) {
         await expectError(await fetch(`${signer.url}/logout?rd=${encodeURIComponent(rd)}`, { redirect: "manual" }), 400, "redirect_not_allowed");
       }
+    });
+  });
+
+  describe("sign-out by link (no other site can sign anyone out)", () => {
+    const rd = "https://grafana.example.com/after?x=1";
+    const cookieOf = async (user: DoubleUser) => (await post("/session", { Authorization: `Bearer ${ha.accessToken(user.id)}` })).headers.get("set-cookie")!.split(";")[0]!;
+    const verifies = async (cookie: string) => (await fetch(`${signer.url}/verify`, { headers: { Cookie: cookie } })).status === 200;
+    const getLogout = (cookie: string, headers: Record<string, string>, query = `?rd=${encodeURIComponent(rd)}`) =>
+      fetch(`${signer.url}/logout${query}`, { redirect: "manual", headers: { Cookie: cookie, Accept: "text/html", ...headers } });
+
+    test("a cross-site link (or one without fetch metadata) gets a confirmation page: nothing revoked, no Set-Cookie", async () => {
+      const cookie = await cookieOf(plain);
+      const sources: Array<Record<string, string>> = [{ "Sec-Fetch-Site": "cross-site" }, {}, { Referer: "https://evil.example/page" }];
+      for (const headers of sources) {
+        const page = await getLogout(cookie, headers);
+        expect(page.status, JSON.stringify(headers)).toBe(200);
+        expect(page.headers.get("set-cookie")).toBeNull();
+        expect(page.headers.get("cache-control")).toBe("no-store");
+        const csp = page.headers.get("content-security-policy")!;
+        expect(csp).toContain("default-src 'none'");
+        expect(csp).toContain("frame-ancestors 'none'");
+        expect(csp).toContain("form-action 'self' https://grafana.example.com");
+        const html = await page.text();
+        expect(html).toContain('<form method="post" action="/logout">');
+        expect(html).toContain(`<input type="hidden" name="rd" value="${rd.replace("&", "&#38;")}">`);
+        expect(html).not.toMatch(/<script/i);
+      }
+      expect(await verifies(cookie)).toBe(true);
+      // A disallowed rd is still a 400, with or without confirmation.
+      await expectError(await getLogout(cookie, { "Sec-Fetch-Site": "cross-site" }, "?rd=https%3A%2F%2Fevil.example%2F"), 400, "redirect_not_allowed");
+    });
+
+    test("a same-site link (a protected service's sign-out), a typed URL or a Referer under COOKIE_DOMAIN signs out at once", async () => {
+      const sources: Array<Record<string, string>> = [{ "Sec-Fetch-Site": "same-site" }, { "Sec-Fetch-Site": "none" }, { Referer: "https://grafana.example.com/profile" }];
+      for (const headers of sources) {
+        const cookie = await cookieOf(plain);
+        const response = await getLogout(cookie, headers);
+        expect(response.status, JSON.stringify(headers)).toBe(302);
+        expect(response.headers.get("location")).toBe(rd);
+        expect(response.headers.get("set-cookie")).toMatch(/^jwt_access_token=; Path=\/; Max-Age=0; Domain=\.example\.com/);
+        expect(await verifies(cookie)).toBe(false);
+      }
+    });
+
+    test("the confirmation page's POST signs out and returns to rd", async () => {
+      const cookie = await cookieOf(plain);
+      const response = await fetch(`${signer.url}/logout`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { Cookie: cookie, Origin: signer.url, "Sec-Fetch-Site": "same-origin", "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ rd }).toString(),
+      });
+      expect(response.status).toBe(303);
+      expect(response.headers.get("location")).toBe(rd);
+      expect(response.headers.get("set-cookie")).toMatch(/^jwt_access_token=; Path=\/; Max-Age=0/);
+      expect(await verifies(cookie)).toBe(false);
+      // Without rd: a page saying so; with a disallowed rd: 400 and nothing changed.
+      const other = await cookieOf(plain);
+      const form = (body: string) =>
+        fetch(`${signer.url}/logout`, { method: "POST", redirect: "manual", headers: { Cookie: other, Origin: signer.url, "Content-Type": "application/x-www-form-urlencoded" }, body });
+      await expectError(await form("rd=https%3A%2F%2Fevil.example%2F"), 400, "redirect_not_allowed");
+      expect(await verifies(other)).toBe(true);
+      const page = await form("");
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("Signed out");
+      expect(await verifies(other)).toBe(false);
+    });
+
+    test("a cross-site form POST is refused whatever it carries: foreign Origin, Origin null, or no Origin but Sec-Fetch-Site cross-site", async () => {
+      const cookie = await cookieOf(plain);
+      const attempts: Array<Record<string, string>> = [
+        { Origin: "https://evil.example" },
+        { Origin: "null" },
+        { "Sec-Fetch-Site": "cross-site" },
+        { Origin: "null", "Sec-Fetch-Site": "cross-site" },
+      ];
+      for (const headers of attempts) {
+        const response = await fetch(`${signer.url}/logout`, {
+          method: "POST",
+          redirect: "manual",
+          headers: { Cookie: cookie, "Content-Type": "application/x-www-form-urlencoded", ...headers },
+          body: new URLSearchParams({ rd }).toString(),
+        });
+        await expectError(response, 403, "Origin" in headers ? "origin_not_allowed" : "cross_site_request");
+      }
+      expect(await verifies(cookie)).toBe(true);
+    });
+  });
+
+  describe("several cookies under our name (planted by a sibling host)", () => {
+    const sessionOf = async (user: DoubleUser, cookie?: string) => {
+      const response = await post("/session", { Authorization: `Bearer ${ha.accessToken(user.id)}`, ...(cookie ? { Cookie: cookie } : {}) });
+      return response.headers.getSetCookie().at(-1)!.split(";")[0]!.slice("jwt_access_token=".length);
+    };
+    const cookies = (...values: string[]) => values.map((v) => `jwt_access_token=${v}`).join("; ");
+    const verify = (cookie: string) => fetch(`${signer.url}/verify`, { headers: { Cookie: cookie } });
+
+    test("garbage beside a valid cookie is ignored by /verify and GET /session; POST /logout revokes the valid one", async () => {
+      const good = await sessionOf(plain);
+      for (const cookie of [cookies("garbage", good), cookies(good, "x.y.z"), cookies(`${good.slice(0, -4)}AAAA`, good)]) {
+        const verified = await verify(cookie);
+        expect(verified.status).toBe(200);
+        expect(verified.headers.get("remote-user")).toBe(plain.id);
+        const status = (await (await fetch(`${signer.url}/session`, { headers: { Cookie: cookie } })).json()) as Record<string, unknown>;
+        expect(status).toMatchObject({ present: true, valid: true, claims: { sub: plain.id } });
+      }
+      const logout = await post("/logout", { Origin: ha.url, Cookie: cookies("garbage", good) });
+      expect(logout.status).toBe(200);
+      expect((await verify(cookies(good))).status).toBe(401);
+    });
+
+    test("two valid cookies of the same user: the newest counts; of two different users: refused (401)", async () => {
+      const older = await sessionOf(plain);
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // a later iat
+      const newer = await sessionOf(admin);
+      const newest = await sessionOf(plain);
+      expect((await verify(cookies(older, newest))).status).toBe(200);
+      const mixed = await verify(cookies(older, newer));
+      expect(mixed.status).toBe(401);
+      expect(((await mixed.json()) as { message: string }).message).toContain("ambiguous_cookie");
+      expect((await verify(cookies("garbage", newer, "junk", newest))).status).toBe(401);
+    });
+
+    test("at most 8 values are considered: 7 planted ones still let the real one through, 8 do not", async () => {
+      const good = await sessionOf(plain);
+      const planted = (n: number) => Array.from({ length: n }, (_, i) => `planted${i}`);
+      expect((await verify(cookies(...planted(7), good))).status).toBe(200);
+      expect((await verify(cookies(...planted(8), good))).status).toBe(401);
+    });
+
+    test("signing in over planted cookies clears the variants the signer can name, then sets its own", async () => {
+      const good = await sessionOf(plain);
+      const response = await post("/session", { Authorization: `Bearer ${ha.accessToken(plain.id)}`, Cookie: cookies("garbage", good) });
+      expect(response.status).toBe(200);
+      const set = response.headers.getSetCookie();
+      expect(set.length).toBeGreaterThan(1);
+      expect(set.at(-1)).toMatch(/^jwt_access_token=[^;]+; Path=\/; Max-Age=\d+; Domain=\.example\.com/);
+      for (const clearing of set.slice(0, -1)) {
+        expect(clearing).toMatch(/^jwt_access_token=; Path=\/; Max-Age=0/);
+        expect(clearing).not.toContain("Domain=.example.com;");
+      }
+      // A clean sign-in sets only its cookie.
+      expect((await post("/session", { Authorization: `Bearer ${ha.accessToken(plain.id)}` })).headers.getSetCookie()).toHaveLength(1);
     });
   });
 
@@ -342,6 +485,46 @@ describe.each(RUNTIMES)("signer on %s", (runtime) => {
       expect(JSON.stringify(body)).not.toContain(cookie.split("=")[1]!);
       const none = (await (await fetch(`${signer.url}/session`)).json()) as Record<string, unknown>;
       expect(none).toMatchObject({ present: false, valid: false });
+    });
+
+    test("ACCESS_RULES choose the rule by the canonical host: case, a trailing dot, a port or IDN spelling change nothing; invalid hosts are refused", async () => {
+      const s = await extraSigner({
+        ...(await baseEnv()),
+        ACCESS_RULES: JSON.stringify({
+          "grafana.example.test": { roles: ["admin"] },
+          "*.admin.example.test": { roles: ["admin"] },
+          "bücher.example.test": { roles: ["admin"] },
+        }),
+      });
+      const cookieOf = async (id: string) =>
+        (await post("/session", { Authorization: `Bearer ${ha.accessToken(id)}` }, s)).headers.get("set-cookie")!.split(";")[0]!;
+      const [plainCookie, adminCookie] = [await cookieOf(plain.id), await cookieOf(admin.id)];
+      const verify = (cookie: string, host: string) => fetch(`${s.url}/verify`, { headers: { Cookie: cookie, "X-Forwarded-Host": host } });
+      const ruled = [
+        "grafana.example.test",
+        "grafana.example.test.",
+        "GRAFANA.EXAMPLE.TEST.",
+        "grafana.example.test.:8080",
+        "x.admin.example.test",
+        "x.admin.example.test.",
+        "X.ADMIN.EXAMPLE.TEST.",
+        "x.admin.example.test.:8080",
+        "xn--bcher-kva.example.test",
+        "XN--BCHER-KVA.EXAMPLE.TEST.:443",
+      ];
+      for (const host of ruled) {
+        const refused = await verify(plainCookie, host);
+        expect(refused.status, host).toBe(403);
+        expect(((await refused.json()) as { message: string }).message).toContain("needs the role admin");
+        expect((await verify(adminCookie, host)).status, host).toBe(200);
+      }
+      for (const host of ["grafana.example.test..", "grafana.example.test:", "grafana example.test", "grafana.example.test:8080:1", "[::1", "0x7f.1"]) {
+        const response = await verify(adminCookie, host);
+        expect(response.status, host).toBe(403);
+        expect(((await response.json()) as { message: string }).message).toContain("not a valid host name");
+      }
+      // A host without a rule stays open to any signed-in user.
+      expect((await verify(plainCookie, "wiki.example.test.:8080")).status).toBe(200);
     });
 
     test("no cookie: 401 for API calls, 302 to sign-in for browser navigations, 401 for nginx", async () => {

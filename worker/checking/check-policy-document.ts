@@ -8,7 +8,8 @@
  * that reveals). This module writes it (signer) and reads it back (verifier), validating
  * every field as config.ts validates the same setting.
  */
-import { isValidHostname, parseAccessRules, parseOrigin, type AccessRule, type ConfigProblem, type Settings } from "../config.js";
+import { parseAccessRules, parseOrigin, type AccessRule, type ConfigProblem, type Settings } from "../config.js";
+import { isHostName } from "../http/canonical-host.js";
 import { VERIFY_LEEWAY_SECONDS } from "../tokens/verify.js";
 import type { CheckPolicy } from "./session-check.js";
 
@@ -65,13 +66,13 @@ export function parseCheckPolicyDocument(document: unknown): { ok: true; policy:
   const cookie = (d.cookie && typeof d.cookie === "object" ? d.cookie : {}) as Record<string, unknown>;
   if (typeof cookie.name !== "string" || !COOKIE_NAME.test(cookie.name)) bad("cookie.name", "must be a cookie name.");
   const domain = cookie.domain === null ? undefined : cookie.domain;
-  if (domain !== undefined && (typeof domain !== "string" || !isValidHostname(domain.replace(/^\./, "")))) bad("cookie.domain", "must be a domain or null.");
+  if (domain !== undefined && (typeof domain !== "string" || !isHostName(domain.replace(/^\./, "")))) bad("cookie.domain", "must be a domain or null.");
   const publicUrl = d.public_url === null ? undefined : typeof d.public_url === "string" ? parseOrigin(d.public_url) : undefined;
   if (d.public_url !== null && publicUrl === undefined) bad("public_url", "must be an http(s) origin or null.");
   const haUrl = typeof d.ha_url === "string" ? parseOrigin(d.ha_url) : undefined;
   if (haUrl === undefined) bad("ha_url", "must be an http(s) origin.");
   const allowlist = isStringList(d.redirect_allowlist) ? d.redirect_allowlist : undefined;
-  if (!allowlist || allowlist.some((e) => !(/^https?:\/\//.test(e) ? parseOrigin(e) === e : isValidHostname(e.replace(/^\*\./, ""))))) {
+  if (!allowlist || allowlist.some((e) => !(/^https?:\/\//.test(e) ? parseOrigin(e) === e : isHostName(e.replace(/^\*\./, ""))))) {
     bad("redirect_allowlist", "must be a list of host names, *.domain patterns or origins.");
   }
   const ruleProblems: ConfigProblem[] = [];

@@ -34,18 +34,21 @@ export function readCookies(header: string | undefined | null, name: string): st
   return values;
 }
 
-export type CookieToken = { kind: "none" } | { kind: "one"; token: string } | { kind: "ambiguous" };
+/**
+ * At most this many values under our name are considered. A host under COOKIE_DOMAIN can plant
+ * many; each costs a signature check, and the Cookie header (16 kB here, 8 kB at most proxies)
+ * already bounds how many fit.
+ */
+export const MAX_SESSION_COOKIES = 8;
 
 /**
- * Our cookie, if it is unambiguous. Two different values under our name mean someone
- * planted a second cookie (e.g. on a parent domain); we refuse rather than pick one.
+ * The distinct non-empty values under our name, in the order the browser sent them (longest
+ * Path first, then oldest), at most MAX_SESSION_COOKIES. Which one counts is decided by
+ * checking/presented-session.ts, after verification.
  */
-export function readSessionCookie(header: string | undefined | null, name: string): CookieToken {
-  const values = readCookies(header, name).filter((v) => v !== "");
-  if (values.length === 0) return { kind: "none" };
-  const token = values[0]!;
-  if (values.some((v) => v !== token)) return { kind: "ambiguous" };
-  return { kind: "one", token };
+export function readSessionCookies(header: string | undefined | null, name: string): string[] {
+  const distinct = [...new Set(readCookies(header, name).filter((v) => v !== ""))];
+  return distinct.slice(0, MAX_SESSION_COOKIES);
 }
 
 /**

@@ -7,15 +7,22 @@ import type { SessionClaims } from "../tokens/sign.js";
 
 const MAX_HEADER_VALUE = 256;
 
+/**
+ * The value as header-safe ASCII of at most 256 characters, cut only between whole
+ * characters: a multi-byte character's escapes (%F0%9F%98%80) are kept whole or left out,
+ * so an upstream that percent-decodes the header never meets half an escape.
+ */
 export function headerSafe(value: string): string {
   let out = "";
   for (const ch of value) {
     const code = ch.codePointAt(0)!;
     if (code < 0x20 || code === 0x7f) continue;
-    out += code > 0x7e || ch === "%" ? encodeURIComponent(ch) : ch;
-    if (out.length >= MAX_HEADER_VALUE) break;
+    // A lone surrogate (possible in JSON) has no UTF-8 form: encodeURIComponent would throw.
+    const safe = code >= 0xd800 && code <= 0xdfff ? "%EF%BF%BD" : code > 0x7e || ch === "%" ? encodeURIComponent(ch) : ch;
+    if (out.length + safe.length > MAX_HEADER_VALUE) break;
+    out += safe;
   }
-  return out.slice(0, MAX_HEADER_VALUE);
+  return out;
 }
 
 // Claims objects come from the verifier's cache, so the headers are built once per session.

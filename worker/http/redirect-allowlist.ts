@@ -5,17 +5,20 @@
  * backslashes, control characters, look-alike hosts) is refused.
  */
 import type { Settings } from "../config.js";
+import { canonicalHost } from "./canonical-host.js";
 
 const ABSOLUTE_HTTP = /^https?:\/\/[^\\/]/i;
 // Control characters, whitespace and backslashes have no place in a redirect target;
 // browsers "repair" them in ways that differ from any server-side parser.
 const FORBIDDEN = /[\u0000-\u0020\u007f-\u009f\\]/;
 
+/** `host` and `domain` canonical (COOKIE_DOMAIN may keep its leading dot). */
 export function isHostUnder(host: string, domain: string): boolean {
   const bare = domain.replace(/^\./, "").toLowerCase();
   return host === bare || host.endsWith(`.${bare}`);
 }
 
+/** Entries are canonical (config.ts), and so is the URL's host by the time it is compared. */
 function matchesEntry(url: URL, entry: string): boolean {
   if (entry.includes("://")) return url.origin === entry;
   if (entry.startsWith("*.")) return url.hostname.endsWith(entry.slice(1));
@@ -45,7 +48,11 @@ export function allowedRedirect(target: string | undefined | null, settings: Red
     return undefined;
   }
   if ((url.protocol !== "https:" && url.protocol !== "http:") || url.username || url.password) return undefined;
-  const host = url.hostname; // lower-case, punycode for IDNs
+  // URL.hostname is lower-case punycode but keeps a trailing dot ("a.example.test."): judge and
+  // send the browser to the canonical host, where the cookie (Domain without the dot) is sent.
+  const host = canonicalHost(url.hostname);
+  if (host === undefined) return undefined;
+  url.hostname = host;
   const allowed =
     (settings.cookie.domain !== undefined && isHostUnder(host, settings.cookie.domain)) ||
     url.origin === settings.haUrl ||

@@ -2,7 +2,9 @@
  * GET /login?rd=<url>   the sign-in page for direct visits: a small HTML shell whose script
  *                       (frontend/login/, served as /login.js) signs in through Home
  *                       Assistant's OAuth flow, posts the token to /session and returns to rd.
- * GET /login?action=logout  the same page signing out (tokens, cookie, refresh token).
+ * GET /login?action=logout  the same page signing out (tokens, cookie, refresh token), at once
+ *                       when it is the user's own navigation, else ("confirm-logout") only
+ *                       after a click on its Sign out button: no other site can sign anyone out.
  * GET /login.js         that script, as rollup built it (dist/login.js; dist/login.embed.ts
  *                       carries the same bytes as a string, so Workers and Node serve it alike).
  * rd is checked here with the redirect allow-list and only a validated target reaches the
@@ -11,13 +13,16 @@
 import { Hono } from "hono";
 import { bundle, etag } from "../../dist/login.embed.js";
 import type { Settings } from "../config.js";
+import { signerOrigin } from "../http/cors.js";
+import { isOwnNavigation } from "../http/fetch-metadata.js";
 import { allowedRedirect, type RedirectPolicy } from "../http/redirect-allowlist.js";
 import type { AppEnv } from "../runtime.js";
 
 /** What the page's script reads from the HTML (frontend/login/page-config.ts parses it). */
 export interface LoginPageConfig {
   haUrl: string;
-  action: "login" | "logout";
+  /** "confirm-logout": a sign-out that another site started; the page asks before doing it. */
+  action: "login" | "logout" | "confirm-logout";
   /** The validated return address, or null. */
   rd: string | null;
   /** Set when an rd was given but is not an allowed target. */
@@ -59,7 +64,7 @@ const STYLE = `
 `;
 
 export function loginPage(config: LoginPageConfig): string {
-  const title = config.action === "logout" ? "Signing out" : "Sign in";
+  const title = config.action === "login" ? "Sign in" : config.action === "logout" ? "Signing out" : "Sign out?";
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -75,7 +80,7 @@ export function loginPage(config: LoginPageConfig): string {
 <body>
 <main>
 <h1 id="title">${title}</h1>
-<p id="status" role="status">${config.action === "logout" ? "Signing out…" : "Signing in with Home Assistant…"}</p>
+<p id="status" role="status">${config.action === "login" ? "Signing in with Home Assistant…" : config.action === "logout" ? "Signing out…" : ""}</p>
 <p id="error" role="alert" hidden></p>
 <div id="actions"></div>
 <p><small>Identity provider: <span id="ha-url">${escapeHtml(config.haUrl)}</span></small></p>
@@ -93,9 +98,13 @@ export function loginRoutes(): Hono<AppEnv> {
     const { settings } = c.get("runtime");
     const rdRaw = c.req.query("rd");
     const rd = allowedRedirect(rdRaw, settings) ?? null;
+    const ownNavigation = isOwnNavigation(
+      { secFetchSite: c.req.header("Sec-Fetch-Site"), referer: c.req.header("Referer") },
+      { signerOrigin: signerOrigin(c.req.url, settings.publicUrl), cookieDomain: settings.cookie.domain },
+    );
     const config: LoginPageConfig = {
       haUrl: settings.haUrl,
-      action: c.req.query("action") === "logout" ? "logout" : "login",
+      action: c.req.query("action") !== "logout" ? "login" : ownNavigation ? "logout" : "confirm-logout",
       rd,
       rdRejected: rdRaw !== undefined && rdRaw !== "" && rd === null,
       policy: {

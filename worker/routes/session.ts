@@ -11,10 +11,11 @@ import { Hono } from "hono";
 import { HomeAssistantError, type HomeAssistantFailure } from "../home-assistant/errors.js";
 import { precheckAccessToken, MAX_HA_TOKEN_LENGTH } from "../home-assistant/access-token-precheck.js";
 import { sessionCookie } from "../http/cookie.js";
-import { corsForAllowedOrigins } from "../http/cors.js";
+import { corsForAllowedOrigins, signerOrigin } from "../http/cors.js";
 import { HttpError } from "../http/errors.js";
+import { strayCookieClearings } from "../http/stray-cookies.js";
 import type { AppEnv, ClientAddress } from "../runtime.js";
-import { presentedSession } from "./presented-session.js";
+import { presentedCookieSessions, presentedSession } from "./presented-session.js";
 
 const HA_FAILURES: Record<HomeAssistantFailure, { status: 401 | 403 | 429 | 502 | 503 | 504; code: string }> = {
   rejected: { status: 401, code: "token_rejected" },
@@ -66,11 +67,11 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
     }
 
     // A valid cookie of ours marks a signed-in user renewing (ban-guard.ts keeps a slot for them).
-    const previous = await presentedSession(c, { acceptBearer: false });
+    const previous = await presentedCookieSessions(c);
     const haToken = { token, issuer: check.issuer, expiresAt: check.expiresAt };
     let user;
     try {
-      user = await identity.lookup(token, haToken, now, { client: clientAddress(c), trusted: previous.ok });
+      user = await identity.lookup(token, haToken, now, { client: clientAddress(c), trusted: previous.valid.length > 0 });
     } catch (error) {
       if (!(error instanceof HomeAssistantError)) throw error;
       let refusal = error;
@@ -86,16 +87,22 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
       throw new HttpError(status, code, refusal.message, wait === undefined ? {} : { "Retry-After": String(wait) });
     }
 
-    // Another user's cookie in this browser (a user switch) stops working everywhere now.
-    if (previous.ok && previous.claims.sub !== user.id) {
-      await c.get("runtime").revocations.revoke(previous.claims.jti, previous.claims.exp, now);
+    // Another user's cookie in this browser (a user switch, or one planted beside it) stops working everywhere now.
+    for (const session of previous.valid) {
+      if (session.claims.sub !== user.id) await c.get("runtime").revocations.revoke(session.claims.jti, session.claims.exp, now);
     }
 
     const { jwt, claims } = await sessions.issue(token, user, now);
     if (!(await haSessions.record(haToken, claims, now))) {
       throw new HttpError(401, HA_FAILURES.rejected.code, "Home Assistant ended this session while the request was under way; sign in again.");
     }
-    c.header("Set-Cookie", sessionCookie(settings, jwt, claims.exp - Math.floor(now / 1000)));
+    // More than one value under our name, or one that does not verify: someone else's cookie
+    // may be in the way; clear the variants the signer can name before setting ours.
+    if (previous.cookieValues > 1 || (previous.cookieValues === 1 && previous.valid.length === 0)) {
+      const signerHost = new URL(signerOrigin(c.req.url, settings.publicUrl)).hostname;
+      for (const clearing of strayCookieClearings(settings, signerHost)) c.header("Set-Cookie", clearing, { append: true });
+    }
+    c.header("Set-Cookie", sessionCookie(settings, jwt, claims.exp - Math.floor(now / 1000)), { append: true });
     c.header("Cache-Control", "no-store");
     return c.json({
       user: { id: user.id, name: user.name, is_admin: user.is_admin, is_owner: user.is_owner },

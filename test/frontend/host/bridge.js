@@ -9,7 +9,9 @@
  * Emulated with the platforms' quirks: Android's addJavascriptInterface object resolves its
  * methods through an interceptor (a property written on it stays hidden behind the Java method)
  * and throws when a method is called on anything but the object itself; iOS's messageHandlers
- * namespace refuses new properties (its handlers are ordinary objects).
+ * namespace refuses new properties (its handlers are ordinary objects). "android-v2": a newer
+ * Android app that offers only window.externalAppV2.postMessage(json string {type, payload})
+ * (Home Assistant's frontend asks it first from 2026.4), the same kind of Java object.
  */
 function installBridge(platform) {
   window.__bridgeCalls = [];
@@ -23,14 +25,14 @@ function installBridge(platform) {
       window[payload.callback](false, String(error));
     }
   };
-  const revoke = (received) => {
+  const revoke = (received, payload) => {
     window.__revokeCalls.push(received);
-    const { callback } = typeof received === "string" ? JSON.parse(received) : received;
+    const { callback } = payload ?? (typeof received === "string" ? JSON.parse(received) : received);
     setTimeout(() => window[callback](true), 0);
   };
   const ignore = () => {};
-  if (platform === "android") {
-    const java = { getExternalAuth: (json) => void answer(JSON.parse(json)), revokeExternalAuth: revoke, externalBus: ignore };
+  /** addJavascriptInterface's object: methods via an interceptor, callable only on the object itself. */
+  const javaObject = (java) => {
     const injected = new Proxy(
       {},
       {
@@ -43,7 +45,17 @@ function installBridge(platform) {
         },
       },
     );
-    window.externalApp = injected;
+    return injected;
+  };
+  if (platform === "android-v2") {
+    const dispatch = (json) => {
+      const { type, payload } = JSON.parse(json);
+      if (type === "getExternalAuth") void answer(payload);
+      else if (type === "revokeExternalAuth") revoke(json, payload);
+    };
+    window.externalAppV2 = javaObject({ postMessage: dispatch });
+  } else if (platform === "android") {
+    window.externalApp = javaObject({ getExternalAuth: (json) => void answer(JSON.parse(json)), revokeExternalAuth: (json) => revoke(json), externalBus: ignore });
   } else {
     window.webkit = {
       messageHandlers: Object.freeze({
@@ -55,4 +67,4 @@ function installBridge(platform) {
   }
 }
 
-if (window.__host?.mode === "android" || window.__host?.mode === "ios") installBridge(window.__host.mode);
+if (["android", "android-v2", "ios"].includes(window.__host?.mode)) installBridge(window.__host.mode);

@@ -77,7 +77,9 @@ class ExternalAuth extends Auth {
       window.externalAuthSetToken = (success, data) => (success ? resolve(data) : reject(data));
     });
     await Promise.resolve();
-    if (window.externalApp) window.externalApp.getExternalAuth(JSON.stringify(payload));
+    // As Home Assistant's frontend (2026.4+): the V2 bridge first, then V1, then iOS.
+    if (window.externalAppV2) window.externalAppV2.postMessage(JSON.stringify({ type: "getExternalAuth", payload }));
+    else if (window.externalApp) window.externalApp.getExternalAuth(JSON.stringify(payload));
     else window.webkit.messageHandlers.getExternalAuth.postMessage(payload);
     const tokens = await this._tokenCallbackPromise;
     this.data.access_token = tokens.access_token;
@@ -92,7 +94,8 @@ class ExternalAuth extends Auth {
       window.externalAuthRevokeToken = (success, data) => (success ? resolve(data) : reject(data));
     });
     await Promise.resolve();
-    if (window.externalApp) window.externalApp.revokeExternalAuth(JSON.stringify(payload));
+    if (window.externalAppV2) window.externalAppV2.postMessage(JSON.stringify({ type: "revokeExternalAuth", payload }));
+    else if (window.externalApp) window.externalApp.revokeExternalAuth(JSON.stringify(payload));
     else window.webkit.messageHandlers.revokeExternalAuth.postMessage(payload);
     await answered;
   }
@@ -102,7 +105,7 @@ window.__menuToggles = 0;
 window.addEventListener("hass-toggle-menu", () => window.__menuToggles++);
 
 let auth;
-if (cfg.mode === "android" || cfg.mode === "ios") {
+if (cfg.mode === "android" || cfg.mode === "android-v2" || cfg.mode === "ios") {
   // The app's bridge is already there (bridge.js), as the apps inject it before any page script.
   auth = new ExternalAuth(location.origin);
 } else {

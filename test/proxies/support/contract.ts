@@ -156,6 +156,20 @@ export function describeProxyContract(label: string, setup: () => Promise<ProxyU
       expect(reached(path)).toBeUndefined();
     });
 
+    it("ignores planted cookies under the signer's name that do not verify (or are the same user's), beside the user's valid one", async () => {
+      // The rule of worker/checking/presented-session.ts: garbage, forgeries and expired values
+      // are ignored, so a sibling host cannot lock the user out with them.
+      const forged = (await kit.forgeries(userCookie)).find(([flaw]) => flaw === "signed with another key (the signer's kid)")![1];
+      // A second valid session of the same user (an older cookie with another Path) is no conflict either.
+      const sameUser = await kit.signed();
+      for (const planted of ["garbage", forged, sameUser]) {
+        const path = uniquePath();
+        const reply = await get(OPEN_HOST, path, { ...API, Cookie: `${COOKIE_NAME}=${planted}; ${COOKIE_NAME}=${userCookie}` });
+        if (proxy.asksSignerPerRequest) expect(echoed(reply).headers["remote-user"]).toBe(world.user.id);
+        else expect(reply.status).toBe(401); // HAProxy's own check still refuses any second value (docs/haproxy.md)
+      }
+    });
+
     it("denies again after logout", async () => {
       const cookie = await world.cookieFor(world.user);
       echoed(await get(OPEN_HOST, uniquePath(), { Cookie: `${COOKIE_NAME}=${cookie}` }));

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { loadSettings, type Settings } from "../../../worker/config.js";
-import { clearedCookie, readCookies, readSessionCookie, sessionCookie } from "../../../worker/http/cookie.js";
+import { clearedCookie, MAX_SESSION_COOKIES, readCookies, readSessionCookies, sessionCookie } from "../../../worker/http/cookie.js";
 import { normalizedSetCookie } from "../../support/set-cookie.js";
 
 function settings(env: Record<string, string> = {}): Settings {
@@ -64,16 +64,20 @@ describe("every cookie setting the configuration accepts can be written", () => 
 describe("reading the cookie", () => {
   test("finds ours among others, exact name only", () => {
     expect(readCookies("a=1; jwt_access_token=T; xjwt_access_token=U; jwt_access_token_x=V", "jwt_access_token")).toEqual(["T"]);
-    expect(readSessionCookie("a=1;jwt_access_token=T", "jwt_access_token")).toEqual({ kind: "one", token: "T" });
-    expect(readSessionCookie('jwt_access_token="T"', "jwt_access_token")).toEqual({ kind: "one", token: "T" });
+    expect(readSessionCookies("a=1;jwt_access_token=T", "jwt_access_token")).toEqual(["T"]);
+    expect(readSessionCookies('jwt_access_token="T"', "jwt_access_token")).toEqual(["T"]);
   });
-  test("none, empty, duplicates with the same value, and a planted second value", () => {
-    expect(readSessionCookie(undefined, "c")).toEqual({ kind: "none" });
-    expect(readSessionCookie("c=", "c")).toEqual({ kind: "none" });
-    expect(readSessionCookie("c=A; c=A", "c")).toEqual({ kind: "one", token: "A" });
-    expect(readSessionCookie("c=A; c=B", "c")).toEqual({ kind: "ambiguous" });
+  test("none, empty, duplicates with the same value, and a planted second value (all candidates, in the order sent)", () => {
+    expect(readSessionCookies(undefined, "c")).toEqual([]);
+    expect(readSessionCookies("c=", "c")).toEqual([]);
+    expect(readSessionCookies("c=A; c=A", "c")).toEqual(["A"]);
+    expect(readSessionCookies("c=B; c=; c=A; c=B", "c")).toEqual(["B", "A"]);
+  });
+  test(`at most ${MAX_SESSION_COOKIES} distinct values are considered`, () => {
+    const header = Array.from({ length: 20 }, (_, i) => `c=v${i}`).join("; ");
+    expect(readSessionCookies(header, "c")).toEqual(Array.from({ length: MAX_SESSION_COOKIES }, (_, i) => `v${i}`));
   });
   test("an absurdly large Cookie header is ignored", () => {
-    expect(readSessionCookie(`c=${"A".repeat(20_000)}`, "c")).toEqual({ kind: "none" });
+    expect(readSessionCookies(`c=${"A".repeat(20_000)}`, "c")).toEqual([]);
   });
 });

@@ -63,6 +63,29 @@ describe("allowedRedirect", () => {
     expect(allowedRedirect("https://evil\uff0eexample/", settings)).toBeUndefined();
   });
 
+  test("a trailing dot, upper case or an IDN in the target host is judged, and sent on, as the canonical host", () => {
+    expect(allowedRedirect("https://grafana.example.com./d?x=1", settings)).toBe("https://grafana.example.com/d?x=1");
+    expect(allowedRedirect("https://GRAFANA.EXAMPLE.COM.:8443/", settings)).toBe("https://grafana.example.com:8443/");
+    expect(allowedRedirect("https://nas.example.net./", settings)).toBe("https://nas.example.net/");
+    expect(allowedRedirect("https://x.lan.example.org./", settings)).toBe("https://x.lan.example.org/");
+    expect(allowedRedirect("https://cam.example.io.:8443/", settings)).toBe("https://cam.example.io:8443/");
+    expect(allowedRedirect("https://auth.example.com./x", settings)).toBe("https://auth.example.com/x");
+    expect(allowedRedirect("https://ha.example.com./", settings)).toBe("https://ha.example.com/");
+    // Still refused: the dot changes nothing about whose host it is.
+    expect(allowedRedirect("https://example.com.evil.example./", settings)).toBeUndefined();
+    expect(allowedRedirect("https://grafana.example.com../", settings)).toBeUndefined();
+  });
+
+  test("allow-list entries written with a trailing dot, upper case or Unicode match their canonical hosts", () => {
+    const s = loadSettings({ HA_URL: "https://ha.example.com", SIGNING_KEY: "x", REDIRECT_ALLOWLIST: "NAS.Example.Net.,*.Lan.Example.Org.,https://Cam.Example.IO.:8443,bücher.example.test" });
+    if (!s.ok) throw new Error(JSON.stringify(s.problems));
+    expect(s.settings.redirectAllowlist).toEqual(["nas.example.net", "*.lan.example.org", "https://cam.example.io:8443", "xn--bcher-kva.example.test"]);
+    expect(allowedRedirect("https://nas.example.net/", s.settings)).toBe("https://nas.example.net/");
+    expect(allowedRedirect("https://a.lan.example.org./", s.settings)).toBe("https://a.lan.example.org/");
+    expect(allowedRedirect("https://cam.example.io:8443/", s.settings)).toBe("https://cam.example.io:8443/");
+    expect(allowedRedirect("https://bücher.example.test./", s.settings)).toBe("https://xn--bcher-kva.example.test/");
+  });
+
   test("without COOKIE_DOMAIN only Home Assistant, the signer and the allow-list are allowed", () => {
     const s = loadSettings({ HA_URL: "https://ha.example.com", SIGNING_KEY: "x" });
     if (!s.ok) throw new Error();
