@@ -74,6 +74,7 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
     rejectionsPerClient,
     clientWindowSeconds: rejectionWindowSeconds,
     maxClients: settings.cacheMaxEntries,
+    queueWaitMs: settings.haTimeoutMs,
     credential: serviceToken ? createServiceCredential(settings.haWebSocketUrl, serviceToken, settings.haTimeoutMs) : undefined,
   });
   const userDirectory = createUserDirectory(serviceToken ? banGuard : undefined);

@@ -15,6 +15,9 @@
  *   back to zero. When the budget is used up, new tokens are held back (503, "breaker open");
  * - with HA_TOKEN, right after every rejection the signer authenticates with it (single
  *   flight), which brings Home Assistant's count back to zero, so the breaker rarely opens.
+ * Attempts still under way count as possible rejections, so the budget also caps how many
+ * new tokens are at Home Assistant at once; a lookup that finds only in-flight attempts in its
+ * way waits (up to queueWaitMs) for one to settle instead of failing.
  * The counts live in this process (on Workers: this isolate); see docs/self-hosting.md.
  */
 import { BoundedCache } from "../bounded-cache.js";
@@ -35,6 +38,12 @@ export interface BanGuardOptions {
   clientWindowSeconds: number;
   maxClients: number;
   credential: ServiceCredential | undefined;
+  /**
+   * How long a lookup may wait for an in-flight one to settle when only attempts still under
+   * way (not rejections) fill the budget: concurrent sign-ins queue instead of failing. Lookups
+   * settle within HA_TIMEOUT, so that is the natural bound.
+   */
+  queueWaitMs: number;
   log?: (level: "info" | "warn" | "error", message: string) => void;
 }
 
@@ -65,8 +74,19 @@ export const BREAKER_RETRY_SECONDS = 30;
 
 interface ClientRecord {
   rejections: number;
-  pending: number;
   until: number; // ms: the record (and any hold) ends then
+}
+
+function newSignal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Resolves when `signal` does or after `ms`, whichever is first, leaving no timer behind. */
+function waitFor(signal: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([signal, new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
 }
 
 export function createBanGuard(options: BanGuardOptions): BanGuard {
@@ -81,6 +101,13 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
   let serviceToken: ServiceTokenState = credential ? "unverified" : "none";
   let resetting: Promise<void> | undefined;
   let wasOpen = false;
+  // Woken whenever an attempt settles, for lookups queued behind attempts in flight.
+  let settledSignal = newSignal();
+  function attemptSettled(): void {
+    const woken = settledSignal;
+    settledSignal = newSignal();
+    woken.resolve();
+  }
 
   /** Rejections (and in-flight attempts) allowed before the next auth_ok. */
   const limitFor = (trusted: boolean): number => {
@@ -140,6 +167,7 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
       throw error;
     } finally {
       pending--;
+      attemptSettled();
     }
   }
 
@@ -160,22 +188,33 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
 
   return {
     async forward(context, ask) {
-      if (resetting) await resetting;
-      const now = Date.now();
-      let record = clients.get(context.client, now);
-      if (record && record.rejections + record.pending >= rejectionsPerClient) {
-        const wait = Math.max(1, Math.ceil((record.until - now) / 1000));
-        throw new HomeAssistantError(
-          "client_held_back",
-          `Home Assistant rejected ${record.rejections} access token(s) from this address; the signer forwards no new ones from it for ${wait} s, so that Home Assistant does not ban the signer. Sign in to Home Assistant again for a fresh token, then retry.`,
-          wait,
-        );
+      const deadline = Date.now() + options.queueWaitMs;
+      let record: ClientRecord | undefined;
+      let now: number;
+      for (;;) {
+        if (resetting) await resetting;
+        now = Date.now();
+        record = clients.get(context.client, now);
+        if (record && record.rejections >= rejectionsPerClient) {
+          const wait = Math.max(1, Math.ceil((record.until - now) / 1000));
+          throw new HomeAssistantError(
+            "client_held_back",
+            `Home Assistant rejected ${record.rejections} access token(s) from this address; the signer forwards no new ones from it for ${wait} s, so that Home Assistant does not ban the signer. Sign in to Home Assistant again for a fresh token, then retry.`,
+            wait,
+          );
+        }
+        const limit = limitFor(context.trusted);
+        if (consecutive >= limit) throw new HomeAssistantError("guard_held_back", breakerMessage(), BREAKER_RETRY_SECONDS);
+        // A client's own attempts in flight do not hold it back (a household behind one address
+        // signs in at once); what keeps Home Assistant's count below its threshold is this cap.
+        if (consecutive + pending < limit) break;
+        // Only attempts still in flight are in the way: wait for one to settle.
+        if (now >= deadline) {
+          throw new HomeAssistantError("guard_held_back", "Too many sign-ins are waiting for Home Assistant at once; try again in a moment.", 1);
+        }
+        await waitFor(settledSignal.promise, deadline - now);
       }
-      if (consecutive + pending >= limitFor(context.trusted)) {
-        throw new HomeAssistantError("guard_held_back", breakerMessage(), BREAKER_RETRY_SECONDS);
-      }
-      record ??= { rejections: 0, pending: 0, until: now + windowMs };
-      record.pending++;
+      record ??= { rejections: 0, until: now + windowMs };
       clients.set(context.client, record, Math.max(record.until, now + windowMs));
       const since = rejectionsSeen;
       pending++;
@@ -189,7 +228,7 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
         throw error;
       } finally {
         pending--;
-        record.pending--;
+        attemptSettled();
         if (outcome === "accepted") {
           accepted(since);
           clients.delete(context.client); // accepted: this client starts again from zero
