@@ -49,7 +49,16 @@ Reverse proxy:
   configs:       npm run proxy-config -- <caddy|nginx|traefik|haproxy> --host <service host> --upstream <url>
   local verifier (next to Caddy/Traefik, no request to the signer per page view):
                  SIGNER_URL=${signer} npm run verifier   (forward auth to http://127.0.0.1:8788/verify)
-`);
+${
+  vars.HA_TOKEN || process.env.HA_TOKEN || vars.LOCAL_ONLY_CHECK || process.env.LOCAL_ONLY_CHECK
+    ? ""
+    : `
+Before the first sign-in, add one of these to ${path} (see docs/self-hosting.md, "Local-only users"):
+  HA_TOKEN=<long-lived access token of a dedicated Home Assistant administrator>
+  LOCAL_ONLY_CHECK=false   (no user of yours has "Can only log in from the local network")
+Without either the signer cannot see local-only users and issues no cookie.
+`
+}`);
 
 const offline = { CI: "true", WRANGLER_SEND_METRICS: "false", WRANGLER_SEND_ERROR_REPORTS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 const child = onNode

@@ -53,6 +53,12 @@ export interface Settings {
     rejectionsPerClient: number;
     rejectionWindowSeconds: number;
   };
+  /**
+   * LOCAL_ONLY_CHECK: refuse cookies while the signer cannot tell whether a user may log in only
+   * from the local network (that needs an administrator's HA_TOKEN). Off: the operator states
+   * that no user of theirs is local-only, or accepts that such users get cookies.
+   */
+  localOnlyCheck: boolean;
   /** GATED_HOSTS: the hostnames the Worker stands in front of as the gate (canonical form); empty = no gate. */
   gatedHosts: ReadonlySet<string>;
   /** GATE_FORWARD_COOKIE: whether the origin still gets our cookie (or the Bearer JWT that signed in). */
@@ -510,6 +516,7 @@ export function loadSettings(env: Env, platform: Platform = "workers"): Settings
     problems,
   );
   const gateForwardCookie = parseFlag(env, "GATE_FORWARD_COOKIE", false, problems);
+  const localOnlyCheck = parseFlag(env, "LOCAL_ONLY_CHECK", true, problems);
 
   if (problems.length > 0 || signingKey === undefined || !sameSite) return { ok: false, problems };
   return {
@@ -533,6 +540,7 @@ export function loadSettings(env: Env, platform: Platform = "workers"): Settings
       haGuard,
       gatedHosts,
       gateForwardCookie,
+      localOnlyCheck,
     },
   };
 }

@@ -77,7 +77,7 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
     queueWaitMs: settings.haTimeoutMs,
     credential: serviceToken ? createServiceCredential(settings.haWebSocketUrl, serviceToken, settings.haTimeoutMs) : undefined,
   });
-  const userDirectory = createUserDirectory(serviceToken ? banGuard : undefined);
+  const userDirectory = createUserDirectory(serviceToken ? banGuard : undefined, { required: settings.localOnlyCheck });
   return {
     ok: true,
     runtime: {

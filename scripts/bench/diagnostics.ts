@@ -35,7 +35,7 @@ export async function measureDiagnostics(signingKeyPem: string, totalMs: number)
 
   // The app itself, without any network: RuntimeOptions.fetchUser stands in for Home Assistant.
   const app = withBareRoute(createApp({ clientAddress: () => "127.0.0.1", fetchUser: async () => user }));
-  const env = { HA_URL: "http://127.0.0.1:9", SIGNING_KEY: signingKeyPem, RATE_LIMIT: "1000000" };
+  const env = { HA_URL: "http://127.0.0.1:9", SIGNING_KEY: signingKeyPem, RATE_LIMIT: "1000000", LOCAL_ONLY_CHECK: "off", HA_LOGIN_ATTEMPTS_THRESHOLD: "off" };
   const bearer = { Authorization: `Bearer ${fakeHaToken()}` };
   const signedIn = await app.fetch(new Request("http://signer.test/session", { method: "POST", headers: bearer }), env);
   const cookie = signedIn.headers.get("set-cookie")?.split(";")[0];

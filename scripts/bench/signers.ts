@@ -22,7 +22,7 @@ export interface BenchServer {
 
 /** The signer's settings for the benchmark: a rate limit that never trips, everything else default. */
 export function benchEnv(haUrl: string, signingKey: string): Record<string, string> {
-  return { HA_URL: haUrl, SIGNING_KEY: signingKey, RATE_LIMIT: "1000000" };
+  return { HA_URL: haUrl, SIGNING_KEY: signingKey, RATE_LIMIT: "1000000", LOCAL_ONLY_CHECK: "off", HA_LOGIN_ATTEMPTS_THRESHOLD: "off" };
 }
 
 /**

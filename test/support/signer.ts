@@ -68,7 +68,18 @@ export default {
 };
 `;
 
-export async function startWorkerdSigner(env: Record<string, string>, options: SignerOptions = {}): Promise<RunningWorkerdSigner> {
+/**
+ * The signer refuses cookies while it cannot see Home Assistant's local-only users (that needs
+ * an administrator's HA_TOKEN). Tests that are not about that run it as an operator who has no
+ * local-only users and says so; test/worker/local-only-users.test.ts sets it itself and covers
+ * the default. An env that sets LOCAL_ONLY_CHECK or HA_TOKEN keeps its own choice.
+ */
+function withOperatorChoices(env: Record<string, string>): Record<string, string> {
+  return "LOCAL_ONLY_CHECK" in env || "HA_TOKEN" in env ? env : { LOCAL_ONLY_CHECK: "off", ...env };
+}
+
+export async function startWorkerdSigner(given: Record<string, string>, options: SignerOptions = {}): Promise<RunningWorkerdSigner> {
+  const env = withOperatorChoices(given);
   const signer = {
     name: "jwt-cookie",
     ...(options.kv === false ? {} : { kvNamespaces: ["REVOKED_SESSIONS"] }),
@@ -91,7 +102,8 @@ export async function startWorkerdSigner(env: Record<string, string>, options: S
   return { url, runtime: "workerd", revokedSessions: () => mf.getKVNamespace("REVOKED_SESSIONS", "jwt-cookie"), close: () => mf.dispose() };
 }
 
-export async function startNodeSigner(env: Record<string, string>, options: SignerOptions = {}): Promise<RunningSigner> {
+export async function startNodeSigner(given: Record<string, string>, options: SignerOptions = {}): Promise<RunningSigner> {
+  const env = withOperatorChoices(given);
   const host = options.host ?? "127.0.0.1";
   const signer = await startNodeServer({ env, port: options.port ?? 0, host, trustedProxies: options.trustedProxies ?? [] });
   return { url: `http://${host}:${signer.port}`, runtime: "node", close: () => signer.close() };

@@ -208,3 +208,13 @@ describe("verifier and Node data settings (issue 9)", () => {
     expect(loadNodeServerSettings({ DATA_DIR: "/var/lib/jwt-cookie" })).toMatchObject({ ok: true, server: { dataDir: "/var/lib/jwt-cookie" } });
   });
 });
+
+describe("LOCAL_ONLY_CHECK", () => {
+  test("on unless turned off; anything but a boolean names the key", () => {
+    const on = loadSettings(base);
+    expect(on.ok && on.settings.localOnlyCheck).toBe(true);
+    const off = loadSettings({ ...base, LOCAL_ONLY_CHECK: "off" });
+    expect(off.ok && off.settings.localOnlyCheck).toBe(false);
+    expect(problemsOf({ ...base, LOCAL_ONLY_CHECK: "sometimes" }).map((p) => p.key)).toEqual(["LOCAL_ONLY_CHECK"]);
+  });
+});

@@ -14,7 +14,7 @@ describe.each(RUNTIMES)("local-only users on %s", (runtime) => {
     await Promise.all(open.splice(0).map((x) => x.close()));
   });
 
-  async function world(options: DoubleOptions, token: "admin" | "plain" | "none") {
+  async function world(options: DoubleOptions, token: "admin" | "plain" | "none", extraEnv: Record<string, string> = {}) {
     const ha: HomeAssistantDouble = await startHomeAssistantDouble(options);
     open.push(ha);
     const admin = ha.addUser({ name: "Service", is_admin: true });
@@ -23,6 +23,8 @@ describe.each(RUNTIMES)("local-only users on %s", (runtime) => {
     const normal = ha.addUser({ name: "Parent", is_admin: false });
     const env: Record<string, string> = { HA_URL: ha.url, SIGNING_KEY: await testSigningKey(), COOKIE_DOMAIN: ".example.com", HA_TIMEOUT: "1500" };
     if (token !== "none") env.HA_TOKEN = ha.longLivedToken((token === "admin" ? admin : plain).id);
+    // The default (LOCAL_ONLY_CHECK unset = on) is what these tests are about.
+    env.LOCAL_ONLY_CHECK = extraEnv.LOCAL_ONLY_CHECK ?? "on";
     const signer: RunningSigner = await startSigner(runtime, env);
     open.unshift(signer);
     const post = (userId: string) => fetch(`${signer.url}/session`, { method: "POST", headers: { Authorization: `Bearer ${ha.accessToken(userId)}` } });
@@ -74,14 +76,27 @@ describe.each(RUNTIMES)("local-only users on %s", (runtime) => {
     await expectRefused(await post(normal.id), 403, "user_local_only");
   }, 20_000);
 
-  test("HA_TOKEN of a non-administrator: the check is unavailable and /healthz says so plainly", async () => {
-    const { local, post, healthz } = await world({ clientsAreRemote: true }, "plain");
-    expect((await post(local.id)).status).toBe(200); // documented: without the list the signer cannot tell
-    expect(await healthz()).toMatchObject({ status: "unavailable", reason: expect.stringMatching(/not an administrator/), warning: expect.stringMatching(/anywhere/) });
+  test("HA_TOKEN of a non-administrator: the check is unavailable, so no cookie (503 local_only_check_unavailable), and /healthz says what to do", async () => {
+    const { ha, local, normal, post, healthz } = await world({ clientsAreRemote: true }, "plain");
+    for (const user of [local, normal]) {
+      const body = await expectRefused(await post(user.id), 503, "local_only_check_unavailable");
+      expect(body.message).toMatch(/administrator/);
+      expect(body.message).toMatch(/LOCAL_ONLY_CHECK=off/);
+    }
+    expect(ha.stats.failedLogins()).toBe(0);
+    expect(await healthz()).toMatchObject({ status: "unavailable", reason: expect.stringMatching(/not an administrator/), warning: expect.stringMatching(/No cookie is issued/) });
   });
 
-  test("no HA_TOKEN: the check is unavailable and /healthz says so plainly", async () => {
-    const { healthz } = await world({}, "none");
+  test("no HA_TOKEN: no cookie until the operator gives one or turns the check off", async () => {
+    const { normal, post, healthz } = await world({}, "none");
+    await expectRefused(await post(normal.id), 503, "local_only_check_unavailable");
     expect(await healthz()).toMatchObject({ status: "unavailable", reason: "HA_TOKEN is not set" });
+  });
+
+  test("LOCAL_ONLY_CHECK=off: the operator's choice; cookies are issued and /healthz keeps saying what that means", async () => {
+    const { local, normal, post, healthz } = await world({ clientsAreRemote: true }, "none", { LOCAL_ONLY_CHECK: "off" });
+    expect((await post(normal.id)).status).toBe(200);
+    expect((await post(local.id)).status).toBe(200); // exactly what the operator turned the check off for
+    expect(await healthz()).toMatchObject({ status: "unavailable", warning: expect.stringMatching(/LOCAL_ONLY_CHECK=off.*anywhere/) });
   });
 });

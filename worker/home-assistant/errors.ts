@@ -5,6 +5,7 @@ export type HomeAssistantFailure =
   | "local_only" // HA accepted the token, but its user directory says the user may log in only locally
   | "client_held_back" // not sent: this client's tokens were rejected too often (ban-guard.ts)
   | "guard_held_back" // not sent: one more rejection could get the signer banned (ban-guard.ts)
+  | "local_only_unchecked" // HA accepted the token, but the signer cannot see local_only (no administrator's HA_TOKEN)
   | "unreachable"
   | "timeout"
   | "protocol";

@@ -9,8 +9,9 @@
  * the local network. Either way the decision has to be made here.
  *
  * The list is read once per HA_DIRECTORY_SECONDS at most (single flight). Without an
- * administrator's HA_TOKEN the check is unavailable; `status` says so (healthz) and the
- * signer issues cookies without it (docs/self-hosting.md explains the choice).
+ * administrator's HA_TOKEN the check is unavailable; `status` says so (healthz), and the
+ * signer issues no cookie (503 local_only_check_unavailable) unless LOCAL_ONLY_CHECK=off says
+ * that no user is local-only, or that the operator accepts it (docs/self-hosting.md).
  */
 import type { BanGuard } from "./ban-guard.js";
 import { HomeAssistantError } from "./errors.js";
@@ -54,8 +55,15 @@ function parseList(result: unknown): Map<string, DirectoryEntry> | undefined {
   return users;
 }
 
-export function createUserDirectory(guard: BanGuard | undefined, log = (message: string) => console.warn(`[jwt-cookie] ${message}`)): UserDirectory {
+export function createUserDirectory(
+  guard: BanGuard | undefined,
+  options: { required: boolean },
+  log = (message: string) => console.warn(`[jwt-cookie] ${message}`),
+): UserDirectory {
   let status: DirectoryStatus = guard ? { check: "pending" } : { check: "unavailable", reason: "HA_TOKEN is not set" };
+  if (!guard && options.required) {
+    log("Local-only users cannot be recognised: HA_TOKEN is not set. No cookie is issued until the signer has an administrator's HA_TOKEN, or LOCAL_ONLY_CHECK=off (see docs/self-hosting.md).");
+  }
   let copy: { users: Map<string, DirectoryEntry>; until: number } | undefined;
   let reading: Promise<Map<string, DirectoryEntry> | undefined> | undefined;
   let warned = false;
@@ -64,7 +72,11 @@ export function createUserDirectory(guard: BanGuard | undefined, log = (message:
     status = { check: "unavailable", reason };
     if (!warned) {
       warned = true;
-      log(`Local-only users cannot be recognised: ${reason}. They get cookies that work from anywhere; give the signer an administrator's HA_TOKEN (see docs/self-hosting.md).`);
+      log(
+        options.required
+          ? `Local-only users cannot be recognised: ${reason}. No cookie is issued until the signer has an administrator's HA_TOKEN, or LOCAL_ONLY_CHECK=off (see docs/self-hosting.md).`
+          : `Local-only users cannot be recognised: ${reason}. With LOCAL_ONLY_CHECK=off they get cookies that work from anywhere (see docs/self-hosting.md).`,
+      );
     }
     return undefined;
   }
@@ -80,6 +92,14 @@ export function createUserDirectory(guard: BanGuard | undefined, log = (message:
     status = { check: "active" };
     copy = { users, until: Date.now() + HA_DIRECTORY_SECONDS * 1000 };
     return users;
+  }
+
+  function uncheckable(): HomeAssistantError {
+    const reason = status.check === "unavailable" ? status.reason : "HA_TOKEN is not set";
+    return new HomeAssistantError(
+      "local_only_unchecked",
+      `The signer cannot tell whether this user may log in only from the local network (${reason}), so it issues no cookie: give it a long-lived access token of a Home Assistant administrator as HA_TOKEN, or set LOCAL_ONLY_CHECK=off if no user has "Can only log in from the local network".`,
+    );
   }
 
   function readShared(): Promise<Map<string, DirectoryEntry> | undefined> {
@@ -104,13 +124,14 @@ export function createUserDirectory(guard: BanGuard | undefined, log = (message:
       }
     },
     async admit(userId) {
-      if (!guard || status.check === "unavailable") return;
+      if (!options.required) return;
+      if (!guard || status.check === "unavailable") throw uncheckable();
       const cached = copy && copy.until > Date.now() ? copy.users : undefined;
       let entry = cached?.get(userId);
       if (!entry) {
         // Not read yet, out of date, or a user added since the copy was made: read it afresh.
         const users = await readShared();
-        if (!users) return; // unavailable: reported once above
+        if (!users) throw uncheckable(); // unavailable: logged once above
         entry = users.get(userId);
       }
       if (!entry) {

@@ -29,7 +29,13 @@ export function healthRoutes(): Hono<AppEnv> {
       },
       local_only_check:
         directory.check === "unavailable"
-          ? { status: "unavailable", reason: directory.reason, warning: "Local-only Home Assistant users get cookies that work from anywhere; give the signer an administrator's HA_TOKEN." }
+          ? {
+              status: "unavailable",
+              reason: directory.reason,
+              warning: settings.localOnlyCheck
+                ? "No cookie is issued until the signer can see Home Assistant's local-only users: give it an administrator's HA_TOKEN, or set LOCAL_ONLY_CHECK=off."
+                : "LOCAL_ONLY_CHECK=off: local-only Home Assistant users get cookies that work from anywhere.",
+            }
           : { status: directory.check },
     });
   });

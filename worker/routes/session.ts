@@ -23,6 +23,7 @@ const HA_FAILURES: Record<HomeAssistantFailure, { status: 401 | 403 | 429 | 502 
   local_only: { status: 403, code: "user_local_only" },
   client_held_back: { status: 429, code: "too_many_rejected_tokens" },
   guard_held_back: { status: 503, code: "ha_ban_guard" },
+  local_only_unchecked: { status: 503, code: "local_only_check_unavailable" },
   unreachable: { status: 502, code: "ha_unreachable" },
   protocol: { status: 502, code: "ha_protocol" },
   timeout: { status: 504, code: "ha_timeout" },
