@@ -31,6 +31,8 @@ export interface SessionStatus {
   expires_at?: number;
   issued_at?: number;
   claims?: { sub: string; name: string; roles: string[] };
+  /** What stops sign-ins at the signer (ban guard, local-only check), in words. */
+  notices?: string[];
 }
 
 export interface TimedStatus {

@@ -90,6 +90,7 @@ export async function runDiagnostics({ signer, page, session, services }: Diagno
   }
 
   const s = status?.status;
+  for (const notice of s?.notices ?? []) add("notice", "Signer accepts sign-ins", "fail", notice);
   const domain = session?.cookie.domain;
   const kept = "Browser kept the cookie";
   if (!s) add("cookie", kept, "skip", notChecked);

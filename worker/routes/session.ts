@@ -8,7 +8,9 @@
  * before revokes every cookie issued for that session (tokens/ha-session-index.ts).
  */
 import { Hono } from "hono";
+import type { BanGuardState } from "../home-assistant/ban-guard.js";
 import { HomeAssistantError, type HomeAssistantFailure } from "../home-assistant/errors.js";
+import type { DirectoryStatus } from "../home-assistant/user-directory.js";
 import { precheckAccessToken, MAX_HA_TOKEN_LENGTH } from "../home-assistant/access-token-precheck.js";
 import { sessionCookie } from "../http/cookie.js";
 import { corsForAllowedOrigins, signerOrigin } from "../http/cors.js";
@@ -28,6 +30,17 @@ const HA_FAILURES: Record<HomeAssistantFailure, { status: 401 | 403 | 429 | 502 
   protocol: { status: 502, code: "ha_protocol" },
   timeout: { status: 504, code: "ha_timeout" },
 };
+
+function signerNotices(localOnlyCheck: boolean, guard: BanGuardState, directory: DirectoryStatus): string[] {
+  const notices: string[] = [];
+  if (guard.breaker_open || guard.service_token === "rejected") notices.push(guard.message);
+  if (localOnlyCheck && directory.check === "unavailable") {
+    notices.push(
+      `The signer issues no cookie: it cannot see Home Assistant's local-only users (${directory.reason}). Give it an administrator's HA_TOKEN, or set LOCAL_ONLY_CHECK=off.`,
+    );
+  }
+  return notices;
+}
 
 function bearerToken(header: string | undefined): string {
   if (header === undefined || header.trim() === "") {
@@ -116,9 +129,14 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
   });
 
   routes.get("/session", async (c) => {
-    const { settings } = c.get("runtime");
+    const { settings, banGuard, userDirectory } = c.get("runtime");
     c.header("Cache-Control", "no-store");
-    const base = { server_time: Math.floor(Date.now() / 1000), cookie_name: settings.cookie.name };
+    const base = {
+      server_time: Math.floor(Date.now() / 1000),
+      cookie_name: settings.cookie.name,
+      // Conditions of the signer that stop sign-ins, in words, for the panel's diagnostics.
+      notices: signerNotices(settings.localOnlyCheck, banGuard.state, userDirectory.status),
+    };
     const session = await presentedSession(c, { acceptBearer: false });
     if (!session.ok && session.reason === "no_session") return c.json({ ...base, present: false, valid: false });
     if (!session.ok) return c.json({ ...base, present: true, valid: false, reason: session.reason });
