@@ -36,6 +36,7 @@ describeProxyContract("HAProxy jwt_verify, cookies from the signer in workerd", 
       port: (host) => ports.get(host)!,
       authority: (host) => `${host}:${ports.get(host)}`,
       asksSignerPerRequest: false,
+      plantedCookieRule: "strict",
       expectedName: utf8AsLatin1,
       stop: async () => {
         await haproxy.stop();
