@@ -36,7 +36,7 @@ export interface ProxyUnderTest {
    * "strict" = exactly one value or refused (HAProxy, which cannot loop over them: docs/haproxy.md).
    */
   plantedCookieRule: "signer" | "strict";
-  /** Remote-Name as the upstream receives it (latin1-decoded by Node). */
+  /** Remote-Name as the upstream receives it (latin1-decoded by Node): every checker writes it as headerSafe does. */
   expectedName(name: string): string;
   stop(): Promise<void>;
 }
@@ -115,6 +115,17 @@ export function describeProxyContract(label: string, setup: () => Promise<ProxyU
       expect(String(seen.headers["remote-name"])).not.toMatch(/[\r\n]/);
       expect(String(seen.headers["remote-name"])).toContain("Eve");
       expect(seen.headers["x-evil"]).toBeUndefined();
+    });
+
+    it("writes Remote-Name as the signer does: non-ASCII and % encoded, cut at 256 characters between whole characters", async () => {
+      // 21 characters per "€😀" once encoded: the prefixes move the 256-character cut across
+      // both characters' escapes; "\ud800" is a lone surrogate (U+FFFD at the signer).
+      const names = ["", "a", "abcde", "Zoë \"100%\" <b>&\\ \ud800 "].map((prefix) => prefix + "€😀".repeat(30));
+      for (const name of names) {
+        const someone = world.ha.addUser({ name, username: `n-${randomUUID()}`, password: "pw" });
+        const seen = echoed(await get(OPEN_HOST, uniquePath(), { Cookie: `${COOKIE_NAME}=${await world.cookieFor(someone)}` }));
+        expect(seen.headers["remote-name"], JSON.stringify(name.slice(0, 20))).toBe(proxy.expectedName(name));
+      }
     });
 
     it("accepts the JWT as Authorization: Bearer for scripts", async () => {
