@@ -100,7 +100,8 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
     `    http-request set-var(txn.jwt) req.cook(${settings.cookieName})`,
     `    http-request set-var(txn.jwt) req.hdr(authorization),word(2,' ') if !{ var(txn.jwt) -m found } { req.hdr(authorization) -m reg -i ^Bearer\\ [A-Za-z0-9_.-]+$ }`,
     `    acl jwt_found ${jwt} -m found`,
-    // The signer refuses two different cookies under its name (a planted parent-domain cookie).
+    "    # Exactly one value under our name: HAProxy cannot loop over several to apply the",
+    "    # signer's rule for them, so it refuses them all (fail closed; docs/haproxy.md).",
     `    acl jwt_one_cookie req.cook_cnt(${settings.cookieName}) le 1`,
     "",
     "    # Each claim is read once into a variable (acls on a fetch would decode the token",
