@@ -18,6 +18,20 @@ import {
   type ProxySettings,
 } from "./request.js";
 
+/**
+ * Remote-Name as headerSafe writes it, from the control-free UTF-8 name in txn.name. Inside
+ * double quotes in the config: "\\$" is a literal "$" (a bare one would start an environment
+ * variable).
+ */
+const REMOTE_NAME_ENCODING = [
+  "var(txn.name)",
+  "url_enc",
+  "regsub('%(25|[89A-F][0-9A-F])','%25\\1',g)",
+  "url_dec",
+  "bytes(0,256)",
+  "regsub('%([0-9A-F]?|[CD][0-9A-F](%[89AB]?)?|E[0-9A-F](%[89AB][0-9A-F])?(%[89AB]?)?|F[0-7](%[89AB][0-9A-F]){0,2}(%[89AB]?)?)\\$','')",
+].join(",");
+
 /** Our JWTs carry at most "user", "admin", "owner"; one spare slot. */
 const ROLE_SLOTS = 4;
 
@@ -86,7 +100,8 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
     `    http-request set-var(txn.jwt) req.cook(${settings.cookieName})`,
     `    http-request set-var(txn.jwt) req.hdr(authorization),word(2,' ') if !{ var(txn.jwt) -m found } { req.hdr(authorization) -m reg -i ^Bearer\\ [A-Za-z0-9_.-]+$ }`,
     `    acl jwt_found ${jwt} -m found`,
-    // The signer refuses two different cookies under its name (a planted parent-domain cookie).
+    "    # Exactly one value under our name: HAProxy cannot loop over several to apply the",
+    "    # signer's rule for them, so it refuses them all (fail closed; docs/haproxy.md).",
     `    acl jwt_one_cookie req.cook_cnt(${settings.cookieName}) le 1`,
     "",
     "    # Each claim is read once into a variable (acls on a fetch would decode the token",
@@ -154,9 +169,16 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
   add(
     "",
     "    # Identity for the upstream, from the verified JWT. Roles are taken only when they are",
-    "    # plain words; control characters are dropped from the name and its length is capped.",
+    "    # plain words. The name as the signer writes it (worker/http/identity-headers.ts):",
+    "    # control characters dropped; url_enc, then every escape but those of \"%\" and of bytes",
+    "    # beyond ASCII decoded again (\"%25C3\" decodes to \"%C3\"); cut at 256 characters, then a",
+    "    # character's unfinished escapes at the end dropped. (Double quotes let the regexes keep",
+    "    # their parentheses.) A name with a lone UTF-16 surrogate (\\ud800) is no name here: the",
+    "    # JSON reader refuses it, so Remote-Name is empty (the signer writes U+FFFD).",
     "    http-request set-header Remote-User %[var(txn.sub)]",
-    `    http-request set-header Remote-Name %[${jwt},jwt_payload_query('$.name'),regsub('[\\x00-\\x1f\\x7f]','',g),bytes(0,256)]`,
+    `    http-request set-var(txn.name) ${jwt},jwt_payload_query('$.name'),regsub('[\\x00-\\x1f\\x7f]','',g)`,
+    `    http-request set-var(txn.name) "${REMOTE_NAME_ENCODING}"`,
+    "    http-request set-header Remote-Name %[var(txn.name)]",
     "    acl jwt_role_word0 var(txn.role0) -m reg ^[A-Za-z0-9_-]{1,32}$",
   );
   add('    http-request set-var(txn.groups) var(txn.role0) if jwt_role_word0');

@@ -5,7 +5,7 @@
  */
 import { RUNTIMES } from "../support/signer.js";
 import { describeProxyContract, forwardAuthProxyUnderTest } from "./support/contract.js";
-import { caddySite } from "./support/generated.js";
+import { caddyLocalSite } from "./support/generated.js";
 import { startCaddy } from "./support/proxies.js";
 import { ADMIN_HOST, OPEN_HOST } from "./support/world.js";
 
@@ -13,7 +13,7 @@ for (const runtime of RUNTIMES) {
   describeProxyContract(`Caddy forward_auth → local verifier, signer in ${runtime}`, () =>
     forwardAuthProxyUnderTest(
       runtime,
-      (world, port, verifierUrl) => startCaddy([OPEN_HOST, ADMIN_HOST].map((host) => caddySite(world.env, host, world.upstream.url, verifierUrl, port)), [port]),
+      (world, port, verifierUrl) => startCaddy([OPEN_HOST, ADMIN_HOST].map((host) => caddyLocalSite(world.env, host, world.upstream.url, verifierUrl, port)), [port]),
       { localVerifier: { pollMs: 200 } },
     ),
   );

@@ -15,6 +15,7 @@ describeProxyContract("the Worker as the gate, in workerd", async () => {
     authority: (host) => `${host}:${port}`,
     // The gate reads the deny-list (KV) itself on every request, like /verify does.
     asksSignerPerRequest: true,
+    plantedCookieRule: "signer",
     expectedName: forwardAuthName,
     stop: () => world.close(),
   };

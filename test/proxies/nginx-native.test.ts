@@ -21,6 +21,7 @@ async function setup(runtime: SignerRuntime): Promise<ProxyUnderTest> {
       port: () => port,
       authority: (host) => `${host}:${port}`,
       asksSignerPerRequest: false,
+      plantedCookieRule: "signer",
       expectedName: forwardAuthName,
       stop: async () => {
         await nginx.stop();

@@ -16,7 +16,7 @@ for (const runtime of RUNTIMES) {
       (world, port, verifierUrl) =>
         startNginx(
           [ADMIN_HOST, OPEN_HOST].map((host) =>
-            generated(["nginx", "--host", host, "--upstream", world.upstream.url, "--signer", verifierUrl, "--listen", `127.0.0.1:${port}`], world.env),
+            generated(["nginx", "--host", host, "--upstream", world.upstream.url, "--check", "local", "--verifier", verifierUrl, "--listen", `127.0.0.1:${port}`], world.env),
           ),
           [port],
         ),

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startCountingRelay, type CountingRelay } from "../support/counting-relay.js";
 import { startVerifier, type VerifierUnderTest } from "../support/verifier.js";
 import { CHECK_POLICY_PATH, JWKS_PATH, REVOCATIONS_PATH } from "../../worker/checking/check-policy-document.js";
-import { caddySite } from "./support/generated.js";
+import { caddyLocalSite, caddySite } from "./support/generated.js";
 import { send } from "./support/http-client.js";
 import { freePort } from "./support/processes.js";
 import { startCaddy, type RunningProxy } from "./support/proxies.js";
@@ -34,7 +34,7 @@ describe("requests that reach the signer per protected page view (page + 30 asse
     await verifier.ready();
     ports = { signer: await freePort(), verifier: await freePort() };
     viaSigner = await startCaddy([caddySite(world.env, OPEN_HOST, world.upstream.url, relay.url, ports.signer)], [ports.signer]);
-    viaVerifier = await startCaddy([caddySite(world.env, OPEN_HOST, world.upstream.url, verifier.url, ports.verifier)], [ports.verifier]);
+    viaVerifier = await startCaddy([caddyLocalSite(world.env, OPEN_HOST, world.upstream.url, verifier.url, ports.verifier)], [ports.verifier]);
     cookie = await world.cookieFor(world.user);
   });
   afterAll(async () => {

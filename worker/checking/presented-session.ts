@@ -5,8 +5,9 @@
  *
  * Several values under our cookie name. Any host under COOKIE_DOMAIN can set a cookie of our
  * name for the whole domain (or with a longer Path, which browsers send first), so a request
- * may carry more than one value. The rule, which every checker (including the native nginx njs
- * and HAProxy checkers) must implement exactly:
+ * may carry more than one value. The rule, which every checker (the native nginx njs check
+ * included, minus the deny-list it cannot see) implements exactly; HAProxy cannot loop over
+ * the values and refuses any second one instead (docs/haproxy.md):
  *   1. Take the distinct non-empty values under our name in the order sent, at most
  *      MAX_SESSION_COOKIES (8); the rest are not looked at.
  *   2. A value counts when it fully verifies (signature, kid, times, iss, aud, claims) and is

@@ -3,7 +3,8 @@
  * public keys only and no request to the signer. It is the same check as the signer's
  * /verify (worker/checking/session-check.ts), written again in the JavaScript njs runs;
  * the proxy contract tests (test/proxies/) keep the two equal, row for row:
- *   one cookie under our name (or "Authorization: Bearer <JWT>"); header alg ES256 only,
+ *   several values under our name by the rule of checking/presented-session.ts (or
+ *   "Authorization: Bearer <JWT>" when there is none); header alg ES256 only,
  *   members alg/typ/kid only, typ JWT if present, kid one of the accepted keys; a raw
  *   64-byte ECDSA signature that verifies; sub/name/roles/exp/iat/nbf/iss/jti/aud of the
  *   right types; exp/nbf/iat with the signer's leeway; iss; aud (string or array);
@@ -26,6 +27,7 @@ function contains(list, value) {
 }
 var MAX_TOKEN_LENGTH = 4096;
 var MAX_COOKIE_HEADER = 16384;
+var MAX_SESSION_COOKIES = 8;
 var MAX_HEADER_VALUE = 256;
 var MAX_RETURN_URL = 4096;
 var ALLOWED_HEADER_MEMBERS = { alg: true, typ: true, kid: true };
@@ -165,17 +167,45 @@ function readCookies(header, name) {
 }
 
 /**
- * THE rule for which session a request presents, in one place: several different non-empty
- * values under our name (a cookie planted on a parent domain) are refused; one value (maybe
- * repeated) is the token; no cookie falls back to "Authorization: Bearer <JWT>".
+ * The distinct non-empty values under our name, in the order sent, at most
+ * MAX_SESSION_COOKIES (worker/http/cookie.ts, readSessionCookies).
+ */
+function sessionCookies(header, name) {
+  var distinct = [];
+  readCookies(header, name).forEach(function (value) {
+    if (value !== "" && distinct.indexOf(value) < 0) distinct.push(value);
+  });
+  return distinct.slice(0, MAX_SESSION_COOKIES);
+}
+
+/**
+ * THE rule for which session a request presents (worker/checking/presented-session.ts, whose
+ * header comment states it): every value under our name is verified; those that do not verify
+ * are ignored; none valid → refused with the first value's reason; valid values of two users
+ * → "ambiguous_cookie"; one user → the highest iat (ties: highest exp, then the first sent).
+ * "Authorization: Bearer <JWT>" only when no value under our name was sent. (The signer's
+ * deny-list is out of sight here, so "signed out" does not apply.)
  */
 function presentedSession(cookieValues, authorization, nowSeconds) {
-  var values = cookieValues.filter(function (v) { return v !== ""; });
-  if (values.some(function (v) { return v !== values[0]; })) return Promise.resolve({ ok: false, reason: "ambiguous_cookie" });
   var bearer = /^Bearer +(\S+)\s*$/i.exec(authorization || "");
-  var token = values.length > 0 ? values[0] : bearer ? bearer[1] : undefined;
-  if (token === undefined) return Promise.resolve({ ok: false, reason: "no_session" });
-  return verify(token, nowSeconds);
+  var tokens = cookieValues.length > 0 ? cookieValues : bearer ? [bearer[1]] : [];
+  if (tokens.length === 0) return Promise.resolve({ ok: false, reason: "no_session" });
+  return Promise.all(tokens.map(function (token) { return verify(token, nowSeconds); })).then(function (results) {
+    var firstFailure;
+    var valid = [];
+    results.forEach(function (result) {
+      if (result.ok) valid.push(result.claims);
+      else if (firstFailure === undefined) firstFailure = result.reason;
+    });
+    if (valid.length === 0) return { ok: false, reason: firstFailure };
+    var chosen = valid[0];
+    for (var i = 1; i < valid.length; i++) {
+      var c = valid[i];
+      if (c.sub !== valid[0].sub) return { ok: false, reason: "ambiguous_cookie" };
+      if (c.iat > chosen.iat || (c.iat === chosen.iat && c.exp > chosen.exp)) chosen = c;
+    }
+    return { ok: true, claims: chosen };
+  });
 }
 
 /* ---- ACCESS_RULES for this host (worker/http/access-rules.ts; the generator picked the rule) ---- */
@@ -204,16 +234,9 @@ function headerSafe(value) {
     var ch = String.fromCodePoint(code);
     i += ch.length;
     if (code < 0x20 || code === 0x7f) continue;
-    var piece;
-    if (code > 0x7e || ch === "%") {
-      try {
-        piece = encodeURIComponent(ch);
-      } catch (e) {
-        continue; // a lone surrogate has no UTF-8 form
-      }
-    } else {
-      piece = ch;
-    }
+    // A lone surrogate becomes U+FFFD, as the signer writes it (njs's JSON.parse already
+    // turns "\ud800" into U+FFFD; this keeps the rule even if it did not).
+    var piece = code >= 0xd800 && code <= 0xdfff ? "%EF%BF%BD" : code > 0x7e || ch === "%" ? encodeURIComponent(ch) : ch;
     if (out.length + piece.length > MAX_HEADER_VALUE) break;
     out += piece;
   }
@@ -312,7 +335,7 @@ function parsedRule(r) {
 function check(r) {
   var now = Math.floor(Date.now() / 1000);
   var browser = isBrowserNavigation(r.variables.request_method, r.headersIn.Accept);
-  presentedSession(readCookies(r.variables.http_cookie, SETTINGS.cookieName), r.headersIn.Authorization, now)
+  presentedSession(sessionCookies(r.variables.http_cookie, SETTINGS.cookieName), r.headersIn.Authorization, now)
     .then(function (session) {
       if (!session.ok) {
         r.headersOut["X-Jwt-Cookie-Refusal"] = session.reason;

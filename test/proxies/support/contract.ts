@@ -30,7 +30,13 @@ export interface ProxyUnderTest {
    * learns them (HAProxy: a copied cookie lives until exp, docs/haproxy.md).
    */
   signOutDelayMs?: number;
-  /** Remote-Name as the upstream receives it (latin1-decoded by Node). */
+  /**
+   * Several values under our cookie name: "signer" = the rule of
+   * worker/checking/presented-session.ts (the signer, the local verifier, nginx's njs check);
+   * "strict" = exactly one value or refused (HAProxy, which cannot loop over them: docs/haproxy.md).
+   */
+  plantedCookieRule: "signer" | "strict";
+  /** Remote-Name as the upstream receives it (latin1-decoded by Node): every checker writes it as headerSafe does. */
   expectedName(name: string): string;
   stop(): Promise<void>;
 }
@@ -53,7 +59,10 @@ export function describeProxyContract(label: string, setup: () => Promise<ProxyU
     beforeAll(async () => {
       proxy = await setup();
       world = proxy.world;
-      [userCookie, adminCookie] = await Promise.all([world.cookieFor(world.user), world.cookieFor(world.admin)]);
+      // One sign-in after the other: without HA_TOKEN the signer's ban guard holds back a
+      // sign-in while another is still waiting for Home Assistant's answer.
+      userCookie = await world.cookieFor(world.user);
+      adminCookie = await world.cookieFor(world.admin);
       kit = await forgeryKit(world.signingKey, { sub: world.user.id, name: world.user.name, roles: ["user"] });
     });
     afterAll(async () => {
@@ -108,6 +117,17 @@ export function describeProxyContract(label: string, setup: () => Promise<ProxyU
       expect(seen.headers["x-evil"]).toBeUndefined();
     });
 
+    it("writes Remote-Name as the signer does: non-ASCII and % encoded, cut at 256 characters between whole characters", async () => {
+      // 21 characters per "€😀" once encoded: the prefixes move the 256-character cut across
+      // both characters' escapes; "\ud800" is a lone surrogate (U+FFFD at the signer).
+      const names = ["", "a", "abcde", "Zoë \"100%\" <b>&\\ \ud800 "].map((prefix) => prefix + "€😀".repeat(30));
+      for (const name of names) {
+        const someone = world.ha.addUser({ name, username: `n-${randomUUID()}`, password: "pw" });
+        const seen = echoed(await get(OPEN_HOST, uniquePath(), { Cookie: `${COOKIE_NAME}=${await world.cookieFor(someone)}` }));
+        expect(seen.headers["remote-name"], JSON.stringify(name.slice(0, 20))).toBe(proxy.expectedName(name));
+      }
+    });
+
     it("accepts the JWT as Authorization: Bearer for scripts", async () => {
       const seen = echoed(await get(OPEN_HOST, uniquePath(), { ...API, Authorization: `Bearer ${adminCookie}` }));
       expect(seen.headers["remote-user"]).toBe(world.admin.id);
@@ -160,14 +180,54 @@ export function describeProxyContract(label: string, setup: () => Promise<ProxyU
       // The rule of worker/checking/presented-session.ts: garbage, forgeries and expired values
       // are ignored, so a sibling host cannot lock the user out with them.
       const forged = (await kit.forgeries(userCookie)).find(([flaw]) => flaw === "signed with another key (the signer's kid)")![1];
+      const expired = await kit.signed({ iat: Math.floor(Date.now() / 1000) - 7200, nbf: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 });
       // A second valid session of the same user (an older cookie with another Path) is no conflict either.
       const sameUser = await kit.signed();
-      for (const planted of ["garbage", forged, sameUser]) {
+      for (const cookie of [
+        `${COOKIE_NAME}=garbage; ${COOKIE_NAME}=${userCookie}`,
+        `${COOKIE_NAME}=${forged}; ${COOKIE_NAME}=${userCookie}`,
+        `${COOKIE_NAME}=${userCookie}; ${COOKIE_NAME}=${expired}`,
+        `${COOKIE_NAME}=${sameUser}; ${COOKIE_NAME}=${userCookie}`,
+        `${COOKIE_NAME}=; ${COOKIE_NAME}=${userCookie}; ${COOKIE_NAME}=${userCookie}`,
+      ]) {
         const path = uniquePath();
-        const reply = await get(OPEN_HOST, path, { ...API, Cookie: `${COOKIE_NAME}=${planted}; ${COOKIE_NAME}=${userCookie}` });
-        if (proxy.asksSignerPerRequest) expect(echoed(reply).headers["remote-user"]).toBe(world.user.id);
-        else expect(reply.status).toBe(401); // HAProxy's own check still refuses any second value (docs/haproxy.md)
+        const reply = await get(OPEN_HOST, path, { ...API, Cookie: cookie });
+        if (proxy.plantedCookieRule === "signer") expect(echoed(reply).headers["remote-user"], cookie.slice(0, 80)).toBe(world.user.id);
+        else expect(reply.status, cookie.slice(0, 80)).toBe(401); // HAProxy's own check refuses any second value (docs/haproxy.md)
       }
+    });
+
+    it("of one user's valid values, the newest (highest iat) counts; a planted value never makes a Bearer token count", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      // The older value carries admin rights, the newer one does not: Remote-Groups tells which counted.
+      const older = await kit.signed({ iat: now - 120, nbf: now - 120, roles: ["user", "admin"] });
+      const newer = await kit.signed({ iat: now - 60, nbf: now - 60, roles: ["user"] });
+      // Same iat: the higher exp counts.
+      const longer = await kit.signed({ iat: now - 60, nbf: now - 60, exp: now + 900, roles: ["user", "owner"] });
+      for (const [cookie, groups] of [
+        [`${COOKIE_NAME}=${older}; ${COOKIE_NAME}=${newer}`, "user"],
+        [`${COOKIE_NAME}=${newer}; ${COOKIE_NAME}=${older}`, "user"],
+        [`${COOKIE_NAME}=${newer}; ${COOKIE_NAME}=${longer}`, "user,owner"],
+      ] as const) {
+        const reply = await get(OPEN_HOST, uniquePath(), { ...API, Cookie: cookie });
+        if (proxy.plantedCookieRule === "signer") expect(echoed(reply).headers["remote-groups"]).toBe(groups);
+        else expect(reply.status).toBe(401);
+      }
+      // A value under our name that does not verify: refused, whatever valid Bearer token comes with it.
+      const path = uniquePath();
+      expect((await get(OPEN_HOST, path, { ...API, Cookie: `${COOKIE_NAME}=garbage`, Authorization: `Bearer ${userCookie}` })).status).toBe(401);
+      expect(reached(path)).toBeUndefined();
+    });
+
+    it("looks at no more than 8 distinct values under the signer's name", async () => {
+      const planted = (n: number) => Array.from({ length: n }, (_, i) => `${COOKIE_NAME}=planted${i}`).join("; ");
+      const seven = await get(OPEN_HOST, uniquePath(), { ...API, Cookie: `${planted(7)}; ${COOKIE_NAME}=${userCookie}` });
+      if (proxy.plantedCookieRule === "signer") expect(echoed(seven).headers["remote-user"]).toBe(world.user.id);
+      else expect(seven.status).toBe(401);
+      // The valid one is the ninth distinct value: not looked at.
+      const path = uniquePath();
+      expect((await get(OPEN_HOST, path, { ...API, Cookie: `${planted(8)}; ${COOKIE_NAME}=${userCookie}` })).status).toBe(401);
+      expect(reached(path)).toBeUndefined();
     });
 
     it("denies again after logout", async () => {
@@ -243,6 +303,7 @@ export async function forwardAuthProxyUnderTest(
       port: () => port,
       authority: (host) => `${host}:${port}`,
       asksSignerPerRequest: !verifier,
+      plantedCookieRule: "signer",
       ...(options.localVerifier ? { signOutDelayMs: options.localVerifier.pollMs } : {}),
       expectedName: forwardAuthName,
       stop: async () => {
