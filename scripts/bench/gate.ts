@@ -13,11 +13,11 @@
  * requests (a valid cookie from the gate's own POST /session), same load generator.
  */
 import { Miniflare } from "miniflare";
-import { request as httpRequest } from "node:http";
 import { dirname } from "node:path";
 import { ORIGIN_ROUTER } from "../../test/support/signer.js";
 import { compareHttp, ratioOfRounds, type Plan, type VariantStats } from "./ab.js";
 import { compatibilityDate } from "./build.js";
+import { getWithHost } from "./host-get.js";
 import type { LoadGenerator } from "./http-load.js";
 import { signIn } from "./signer-load.js";
 import type { Upstream } from "./upstream.js";
@@ -72,11 +72,11 @@ export async function measureGate(
     const request = (host: string) => ({ host: "127.0.0.1", port, method: "GET" as const, path: "/dashboard", headers: { Host: `${host}:${port}`, Cookie: cookie } });
     // Each side answers 200 through the upstream before anything is measured (a 3xx/401 would mean no check passed) ...
     for (const host of [GATE_HOST, PASS_HOST]) {
-      const { status, body } = await getWithHost(port, `${host}:${port}`, cookie);
+      const { status, body } = await getWithHost(port, `${host}:${port}`, { Cookie: cookie });
       if (status !== 200 || body !== "ok") throw new Error(`${host}: expected the upstream's 200 "ok", got ${status} ${body.slice(0, 200)}`);
     }
     // ... and the gate really checks: without the cookie it refuses.
-    const refused = await getWithHost(port, `${GATE_HOST}:${port}`, undefined);
+    const refused = await getWithHost(port, `${GATE_HOST}:${port}`);
     if (refused.status === 200) throw new Error(`${GATE_HOST} answered 200 without a cookie: the gate is not checking`);
     const stats = await compareHttp(
       generator,
@@ -94,17 +94,3 @@ export async function measureGate(
   }
 }
 
-/** GET /dashboard with this Host (fetch cannot set Host; Miniflare routes by it). */
-function getWithHost(port: number, host: string, cookie: string | undefined): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: "127.0.0.1", port, path: "/dashboard", headers: { Host: host, ...(cookie ? { Cookie: cookie } : {}) }, timeout: 10_000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET /dashboard for ${host}: no answer in 10 s`)));
-    req.on("error", reject);
-    req.end();
-  });
-}

@@ -18,6 +18,8 @@ import { startCaddy, startHaproxy, startNginx, type RunningProxy } from "../../t
 import { buildProxyConfig, writeOutDir } from "../proxy-config/out-dir.js";
 import { compareHttp, ratioOfRounds, type Plan, type VariantStats } from "./ab.js";
 import type { LoadGenerator } from "./http-load.js";
+import { measureNjsCosts, type NjsCosts } from "./njs-costs.js";
+import { getWithHost } from "./host-get.js";
 import { startUpstream } from "./upstream.js";
 
 export const BENCH_HOST = "bench.example.test";
@@ -44,6 +46,8 @@ export interface ProxyResult {
   ratio: number;
   /** HAProxy: jwt_payload_query/jwt_header_query calls in the generated config. */
   jwtQueries?: number;
+  /** nginx native: the per-request cryptography of its check, measured with the njs CLI. */
+  njs?: NjsCosts | { error: string };
 }
 
 export interface ProxyFailure {
@@ -124,6 +128,7 @@ export async function measureProxies(
     for (const proxy of options.kinds ?? PROXY_KINDS) {
       let running: RunningProxy | undefined;
       let jwtQueries: number | undefined;
+      let njs: NjsCosts | { error: string } | undefined;
       try {
         const authPort = await freePort();
         const plainPort = await freePort();
@@ -146,6 +151,8 @@ export async function measureProxies(
           const built = await buildProxyConfig(["nginx", ...common, "--check", "native", "--signer", options.signerUrl, "--out", outDir], options.env);
           if (!built.ok) throw new Error(built.error);
           writeOutDir(built);
+          // Measured before nginx starts, so that nothing else of this part runs meanwhile.
+          njs = await measureNjsCosts().catch((error: Error) => ({ error: error.message.split("\n")[0]! }));
           running = await startNginx([`include ${outDir}/*.conf;`, plain.nginx(plainPort, upstream.url)], [authPort, plainPort], { njs: true });
         } else {
           const config = generated(["haproxy", ...common, "--public-url", options.signerUrl, "--pem-path", pemPath], options.env);
@@ -159,6 +166,13 @@ export async function measureProxies(
           path: "/dashboard",
           headers: { Host: `${BENCH_HOST}:${port}`, Cookie: options.cookie },
         });
+        // Before measuring: both sites reach the upstream with the cookie, and the authenticated one refuses without it.
+        for (const port of [plainPort, authPort]) {
+          const { status, body } = await getWithHost(port, `${BENCH_HOST}:${port}`, { Cookie: options.cookie });
+          if (status !== 200 || body !== "ok") throw new Error(`port ${port}: expected the upstream's 200 "ok" with the cookie, got ${status} ${body.slice(0, 200)}`);
+        }
+        const refused = await getWithHost(authPort, `${BENCH_HOST}:${authPort}`);
+        if (refused.status === 200) throw new Error("the authenticated site answered 200 without a cookie: it is not checking");
         const stats = await compareHttp(
           generator,
           [
@@ -176,6 +190,7 @@ export async function measureProxies(
           plain: plainStats,
           ratio: ratioOfRounds(auth.rates, plainStats.rates),
           ...(jwtQueries !== undefined ? { jwtQueries } : {}),
+          ...(njs !== undefined ? { njs } : {}),
         });
       } catch (error) {
         results.push({ proxy, how: HOW[proxy], error: (error as Error).message.split("\n").slice(0, 3).join(" ") });

@@ -315,12 +315,18 @@ function localVerifierWhy(v: VerifierLoadResult, results: BenchResults): string 
   const signer = node
     ? ` The signer's own /verify on the same kind of server gave ${ratioOfRounds(node.verify.rates, node.bare.rates).toFixed(2)} in part 1 of this run (${us(extraUs(node.verify.median, node.bare.median))} over its /bare).`
     : "";
+  const appBare = diag(results, APP_BARE);
+  const appVerify = diag(results, APP_VERIFY);
+  const inProcess =
+    appBare && appVerify
+      ? ` In process, without any network, the signer's app spends ${us(appVerify)} of CPU on the same /verify and ${us(appBare)} on /bare (cost diagnostics).`
+      : "";
   return (
     `No cryptography here: the cookie is a verifier-cache hit. The ${us(extra)} per request that the verifier's /verify ` +
     `costs more than /bare is the check's JavaScript, the same routes/verify.ts the signer serves: the verifier's ` +
     `runtime lookup (keys, policy and deny-list copy, loaded ahead), Cookie parsing, the verified-token cache, the ` +
     `deny-list copy, ACCESS_RULES, the identity headers, and Hono's routing through the mounted route module, while ` +
-    `/bare runs none of it.${signer} At ${fmt(v.bare.median)} req/s a bare request costs ${us(1e6 / v.bare.median)} of ` +
+    `/bare runs none of it.${signer}${inProcess} At ${fmt(v.bare.median)} req/s a bare request costs ${us(1e6 / v.bare.median)} of ` +
     `wall time here (load generator, server and the kernel's loopback TCP sharing ${results.machine.nproc} cores), so ` +
     `reaching ${TARGETS.localVerifierVsBare} needs /verify within ${us((1 / TARGETS.localVerifierVsBare - 1) * (1e6 / v.bare.median))} of /bare.`
   );
@@ -353,10 +359,17 @@ function proxyWhy(p: ProxyResult, results: BenchResults): string {
     const compare = haproxy
       ? ` HAProxy, which loads its key once at start-up and verifies with OpenSSL directly, costs ${us(extraUs(haproxy.auth.median, haproxy.plain.median))} per request in this run.`
       : "";
+    const extraUsValue = extraUs(p.auth.median, p.plain.median);
+    const njs =
+      p.njs && !("error" in p.njs)
+        ? ` Measured with the njs CLI (njs ${p.njs.version}, the same library and OpenSSL, ${p.njs.iterations} times each): importKey("spki") + verify costs ${us(p.njs.importAndVerifyUs)}, the verify alone with a key imported once ${us(p.njs.verifyUs)}: the key import is ${us(p.njs.importAndVerifyUs - p.njs.verifyUs)} of every request, and the cryptography ${us(p.njs.importAndVerifyUs)} of the ${extra}; the remaining ${us(Math.max(0, extraUsValue - p.njs.importAndVerifyUs))} are the sub-request, a fresh njs VM for it, and the check's JavaScript in njs's interpreter.`
+        : p.njs
+          ? ` (The njs CLI measurement of the key import and verify failed: ${p.njs.error}.)`
+          : "";
     return (
       `Authentication costs ${extra} per request, all inside nginx's one worker process: an auth_request sub-request to an internal location whose js_content runs the njs check. ` +
       `njs 0.7.9 has no cache shared between requests: it runs the module's top level again for every request, so the check decodes the SPKI key from its PEM, imports it with crypto.subtle.importKey and verifies one ECDSA P-256 signature${rawVerify} on every request, ` +
-      `plus base64url and JSON decoding in njs's interpreter, the claim checks and the identity headers handed back through auth_request_set.${compare} The signer is not involved.`
+      `plus base64url and JSON decoding in njs's interpreter, the claim checks and the identity headers handed back through auth_request_set.${njs}${compare} The signer is not involved.`
     );
   }
   return `Authentication costs ${extra} per request, all inside HAProxy: one ES256 signature verification per request (jwt_verify, after the cheap checks) plus at most ${p.jwtQueries ?? "many"} jwt_payload_query/jwt_header_query calls, each claim read once into a variable. The signer is not involved.`;
