@@ -12,7 +12,8 @@
  * Prints a table and writes docs/benchmarks.md. Everything on loopback, every loop bounded
  * in count and time, and a hard limit ends the run whatever happens. Not a test.
  *
- * Partial and short runs, to try one part without the whole (about 4 minutes):
+ * A full run takes about 3 to 4 minutes on 2 shared cores. Partial and short runs, to try
+ * parts without the whole:
  *   npm run bench -- --only proxies,gate,verifier [--rounds 4 --round-ms 250 --warmup-ms 300]
  * Parts: bundles, signer (1-2), crypto (3), lookups (4), diagnostics, proxies (6), gate (7),
  * verifier (8). Such a run prints its table and the explanations to stdout and writes

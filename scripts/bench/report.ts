@@ -344,7 +344,7 @@ function proxyWhy(p: ProxyResult, results: BenchResults): string {
   if (p.proxy === "caddy-local" || p.proxy === "nginx-local") {
     const viaSigner = results.proxies.find((q): q is ProxyResult => !("error" in q) && q.proxy === (p.proxy === "caddy-local" ? "caddy" : "nginx"));
     const verifier = results.verifier
-      ? ` On its own (part 8, in process) the verifier's /verify answered ${fmt(results.verifier.verify.median)} req/s against ${fmt(results.verifier.bare.median)} for a bare route: the check itself is a small part of the hop.`
+      ? ` On its own (part 8, in process) the verifier's /verify answered ${fmt(results.verifier.verify.median)} req/s, about ${us(1e6 / results.verifier.verify.median)} of its one thread per request, against the ${extra} that the proxy's authentication costs.`
       : "";
     const compare = viaSigner ? ` The same ${PROXY_BINARY[p.proxy]} asking the signer instead gave ${viaSigner.ratio.toFixed(2)} in this run.` : "";
     return (
@@ -477,6 +477,14 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
     for (const [name, s] of [["plain", px.plain], ["auth", px.auth]] as const) {
       lines.push(`- ${px.proxy} ${name}: ${rates(s)}; p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms; ${fmt(s.requests)} requests${unexpectedNote([s])}`);
     }
+  }
+  for (const px of results.proxies) {
+    if ("error" in px || !px.njs) continue;
+    lines.push(
+      "error" in px.njs
+        ? `- njs CLI measurement of nginx native's cryptography: failed (${px.njs.error}).`
+        : `- njs CLI (njs ${px.njs.version}), ${px.njs.iterations} times each: importKey("spki") + ES256 verify ${us(px.njs.importAndVerifyUs)}, verify alone with a key imported once ${us(px.njs.verifyUs)}.`,
+    );
   }
   if (results.gate) {
     for (const [name, st] of [["pass-through Worker", results.gate.passThrough], ["gate", results.gate.gate]] as const) {
