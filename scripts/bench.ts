@@ -23,7 +23,6 @@
 import { join } from "node:path";
 import { startHomeAssistantDouble } from "../test/ha-double/index.js";
 import { generateKeyPair } from "../worker/tokens/keys.js";
-import { DEFAULT_PLAN, type Plan } from "./bench/ab.js";
 import { parseBenchArgs } from "./bench/args.js";
 import { buildBenchWorker, removeTempDirs, ROOT } from "./bench/build.js";
 import { measureBundles, type BundleSize } from "./bench/bundles.js";
