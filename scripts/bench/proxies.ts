@@ -1,14 +1,14 @@
 /**
- * Part 6: the cost of authentication per real proxy. Each proxy runs once, as one process,
- * with two sites on two loopback ports in front of the same upstream (a tiny node:http
- * server answering 200): the authenticated site exactly as `npm run proxy-config` generates
- * it (Caddy forward_auth and nginx auth_request asking the Node signer's /verify; nginx
- * with njs and HAProxy with jwt_verify checking the JWT themselves), and a plain pass-through site with no auth at
- * all. Same requests (a valid cookie), same concurrency, alternating rounds.
+ * Part 6: the cost of authentication per real proxy. Each proxy runs once per mode, as one
+ * process, with two sites on two loopback ports in front of the same upstream (a tiny
+ * node:http server answering 200): the authenticated site exactly as `npm run proxy-config`
+ * generates it, and a plain pass-through site with no auth at all. Modes: Caddy forward_auth
+ * and nginx auth_request asking the Node signer's /verify (--check signer, a hop per
+ * request) or the local verifier's (--check local, its own process on loopback); nginx with
+ * njs and HAProxy with jwt_verify checking the JWT themselves (--check native). Same
+ * requests (a valid cookie), same concurrency, alternating rounds.
  * Processes come from the proxy tests' helpers: temp dirs, random ports, stopped by PID.
  */
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,10 +18,25 @@ import { startCaddy, startHaproxy, startNginx, type RunningProxy } from "../../t
 import { buildProxyConfig, writeOutDir } from "../proxy-config/out-dir.js";
 import { compareHttp, ratioOfRounds, type Plan, type VariantStats } from "./ab.js";
 import type { LoadGenerator } from "./http-load.js";
+import { measureNjsCosts, type NjsCosts } from "./njs-costs.js";
+import { getWithHost } from "./host-get.js";
+import { startUpstream } from "./upstream.js";
 
 export const BENCH_HOST = "bench.example.test";
 
-export type ProxyKind = "caddy" | "nginx" | "nginx-native" | "haproxy";
+export type ProxyKind = "caddy" | "nginx" | "caddy-local" | "nginx-local" | "nginx-native" | "haproxy";
+
+/** The proxy binary behind each kind (for "the same caddy without auth"). */
+export const PROXY_BINARY: Record<ProxyKind, "caddy" | "nginx" | "haproxy"> = {
+  caddy: "caddy",
+  nginx: "nginx",
+  "caddy-local": "caddy",
+  "nginx-local": "nginx",
+  "nginx-native": "nginx",
+  haproxy: "haproxy",
+};
+
+export const PROXY_KINDS: readonly ProxyKind[] = ["caddy", "nginx", "caddy-local", "nginx-local", "nginx-native", "haproxy"];
 
 export interface ProxyResult {
   proxy: ProxyKind;
@@ -31,36 +46,14 @@ export interface ProxyResult {
   ratio: number;
   /** HAProxy: jwt_payload_query/jwt_header_query calls in the generated config. */
   jwtQueries?: number;
+  /** nginx native: the per-request cryptography of its check, measured with the njs CLI. */
+  njs?: NjsCosts | { error: string };
 }
 
 export interface ProxyFailure {
   proxy: ProxyKind;
   how: string;
   error: string;
-}
-
-interface Upstream {
-  url: string;
-  close(): Promise<void>;
-}
-
-/** The protected service: 200 with a two-byte body, nothing else. */
-async function startUpstream(): Promise<Upstream> {
-  const server = createServer((req, res) => {
-    req.resume();
-    res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": "2" });
-    res.end("ok");
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 function generated(args: string[], env: Record<string, string>): string {
@@ -107,13 +100,24 @@ backend bench_plain_upstream
 const HOW: Record<ProxyKind, string> = {
   caddy: "Caddy forward_auth → Node signer /verify",
   nginx: "nginx auth_request → Node signer /verify",
+  "caddy-local": "Caddy forward_auth → local verifier /verify",
+  "nginx-local": "nginx auth_request → local verifier /verify",
   "nginx-native": "nginx njs (no signer call)",
   haproxy: "HAProxy jwt_verify (no signer call)",
 };
 
 export async function measureProxies(
   generator: LoadGenerator,
-  options: { env: Record<string, string>; signerUrl: string; cookie: string; publicKeyPem: string; plan: Plan },
+  options: {
+    env: Record<string, string>;
+    signerUrl: string;
+    /** The local verifier (its own process, as `npm run verifier` runs it) for --check local. */
+    verifierUrl: string;
+    cookie: string;
+    publicKeyPem: string;
+    plan: Plan;
+    kinds?: readonly ProxyKind[];
+  },
 ): Promise<Array<ProxyResult | ProxyFailure>> {
   const upstream = await startUpstream();
   const keyDir = mkdtempSync(join(tmpdir(), "jwt-cookie-bench-key-"));
@@ -121,9 +125,10 @@ export async function measureProxies(
   writeFileSync(pemPath, options.publicKeyPem);
   const results: Array<ProxyResult | ProxyFailure> = [];
   try {
-    for (const proxy of ["caddy", "nginx", "nginx-native", "haproxy"] as const) {
+    for (const proxy of options.kinds ?? PROXY_KINDS) {
       let running: RunningProxy | undefined;
       let jwtQueries: number | undefined;
+      let njs: NjsCosts | { error: string } | undefined;
       try {
         const authPort = await freePort();
         const plainPort = await freePort();
@@ -134,12 +139,20 @@ export async function measureProxies(
         } else if (proxy === "nginx") {
           const server = generated(["nginx", ...common, "--check", "signer", "--signer", options.signerUrl], options.env);
           running = await startNginx([server, plain.nginx(plainPort, upstream.url)], [authPort, plainPort]);
+        } else if (proxy === "caddy-local") {
+          const site = generated(["caddy", ...common, "--check", "local", "--verifier", options.verifierUrl], options.env);
+          running = await startCaddy([site, plain.caddy(plainPort, upstream.url)], [authPort, plainPort]);
+        } else if (proxy === "nginx-local") {
+          const server = generated(["nginx", ...common, "--check", "local", "--verifier", options.verifierUrl], options.env);
+          running = await startNginx([server, plain.nginx(plainPort, upstream.url)], [authPort, plainPort]);
         } else if (proxy === "nginx-native") {
           // As a user sets it up: --out DIR (keys fetched from the signer), include DIR/*.conf.
           const outDir = join(keyDir, "nginx-native");
           const built = await buildProxyConfig(["nginx", ...common, "--check", "native", "--signer", options.signerUrl, "--out", outDir], options.env);
           if (!built.ok) throw new Error(built.error);
           writeOutDir(built);
+          // Measured before nginx starts, so that nothing else of this part runs meanwhile.
+          njs = await measureNjsCosts().catch((error: Error) => ({ error: error.message.split("\n")[0]! }));
           running = await startNginx([`include ${outDir}/*.conf;`, plain.nginx(plainPort, upstream.url)], [authPort, plainPort], { njs: true });
         } else {
           const config = generated(["haproxy", ...common, "--public-url", options.signerUrl, "--pem-path", pemPath], options.env);
@@ -153,6 +166,13 @@ export async function measureProxies(
           path: "/dashboard",
           headers: { Host: `${BENCH_HOST}:${port}`, Cookie: options.cookie },
         });
+        // Before measuring: both sites reach the upstream with the cookie, and the authenticated one refuses without it.
+        for (const port of [plainPort, authPort]) {
+          const { status, body } = await getWithHost(port, `${BENCH_HOST}:${port}`, { Cookie: options.cookie });
+          if (status !== 200 || body !== "ok") throw new Error(`port ${port}: expected the upstream's 200 "ok" with the cookie, got ${status} ${body.slice(0, 200)}`);
+        }
+        const refused = await getWithHost(authPort, `${BENCH_HOST}:${authPort}`);
+        if (refused.status === 200) throw new Error("the authenticated site answered 200 without a cookie: it is not checking");
         const stats = await compareHttp(
           generator,
           [
@@ -170,6 +190,7 @@ export async function measureProxies(
           plain: plainStats,
           ratio: ratioOfRounds(auth.rates, plainStats.rates),
           ...(jwtQueries !== undefined ? { jwtQueries } : {}),
+          ...(njs !== undefined ? { njs } : {}),
         });
       } catch (error) {
         results.push({ proxy, how: HOW[proxy], error: (error as Error).message.split("\n").slice(0, 3).join(" ") });

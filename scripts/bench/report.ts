@@ -11,14 +11,18 @@ import type { CryptoResult } from "./crypto.js";
 import { APP_BARE, APP_SESSION, APP_VERIFY, type Diagnostic } from "./diagnostics.js";
 import type { LookupResult } from "./lookups.js";
 import type { Machine } from "./machine.js";
-import type { ProxyFailure, ProxyResult } from "./proxies.js";
+import type { GateResult } from "./gate.js";
+import { PROXY_BINARY, type ProxyFailure, type ProxyResult } from "./proxies.js";
 import type { SignerLoadResult } from "./signer-load.js";
+import type { VerifierLoadResult } from "./verifier.js";
 import { atLeast, atMostBytes, exactly, TARGETS, type Judgement } from "./targets.js";
 
 export const COMMAND = "npm run bench";
 export const COMMAND_EXPANDED = "node --experimental-websocket --import tsx scripts/bench.ts";
 
 export interface BenchResults {
+  /** The parts this run was asked for (all of them unless --only). */
+  parts: readonly string[];
   machine: Machine;
   loadStart: number;
   loadEnd: number;
@@ -31,6 +35,10 @@ export interface BenchResults {
   bundles: BundleSize[];
   proxies: Array<ProxyResult | ProxyFailure>;
   diagnostics: Diagnostic[];
+  /** Part 7 (issue 10), when it ran. */
+  gate?: GateResult | undefined;
+  /** Part 8 (issue 9), when it ran. */
+  verifier?: VerifierLoadResult | undefined;
   /** Parts that could not run, with the reason. */
   failures: string[];
 }
@@ -189,7 +197,7 @@ export function buildRows(results: BenchResults): Row[] {
         ...(judgement.verdict === "missed" ? { why: cryptoWhy(kind, results) } : {}),
       });
     }
-  } else {
+  } else if (results.parts.includes("crypto")) {
     rows.push({ part: "3", check: "ES256 sign/verify: ours vs crypto.subtle", a: "—", b: "—", value: "—", judgement: atLeast(undefined, TARGETS.cryptoVsRaw) });
   }
   for (const l of results.lookups) {
@@ -237,28 +245,132 @@ export function buildRows(results: BenchResults): Row[] {
     }
     rows.push({
       part: "6",
-      check: `${p.how} vs the same ${p.proxy} without auth`,
+      check: `${p.how} vs the same ${PROXY_BINARY[p.proxy]} without auth`,
       a: `${fmt(p.auth.median)} req/s`,
       b: `${fmt(p.plain.median)} req/s`,
       value: p.ratio.toFixed(2),
-      // Issue 9's targets are for the checkers without a hop per request.
-      judgement: p.proxy === "nginx-native" || p.proxy === "haproxy" ? atLeast(p.ratio, TARGETS.nativeProxyVsPlain) : { verdict: "info", target: "no target" },
-      why: proxyWhy(p) + unexpectedNote([p.auth, p.plain]),
+      // Issue 9's targets are for the checkers without a hop to the signer per request.
+      judgement: proxyTarget(p.proxy) === undefined ? { verdict: "info", target: "no target" } : atLeast(p.ratio, proxyTarget(p.proxy)!),
+      why: proxyWhy(p, results) + unexpectedNote([p.auth, p.plain]),
+    });
+  }
+  if (results.gate) {
+    const g = results.gate;
+    const judgement = atLeast(g.ratio, TARGETS.gateVsPassThrough);
+    rows.push({
+      part: "7",
+      check: "the Worker as the gate vs a pass-through Worker, workerd",
+      a: `${fmt(g.gate.median)} req/s`,
+      b: `${fmt(g.passThrough.median)} req/s`,
+      value: g.ratio.toFixed(2),
+      judgement,
+      ...(judgement.verdict === "missed" ? { why: gateWhy(g, results) + unexpectedNote([g.gate, g.passThrough]) } : {}),
+    });
+  }
+  if (results.verifier) {
+    const v = results.verifier;
+    const judgement = atLeast(v.ratio, TARGETS.localVerifierVsBare);
+    rows.push({
+      part: "8",
+      check: "local verifier /verify vs /bare, node",
+      a: `${fmt(v.verify.median)} req/s`,
+      b: `${fmt(v.bare.median)} req/s`,
+      value: v.ratio.toFixed(2),
+      judgement,
+      ...(judgement.verdict === "missed" ? { why: localVerifierWhy(v, results) + unexpectedNote([v.verify, v.bare]) } : {}),
     });
   }
   return rows;
 }
 
-function proxyWhy(p: ProxyResult): string {
+function proxyTarget(kind: ProxyResult["proxy"]): number | undefined {
+  if (kind === "nginx-native" || kind === "haproxy") return TARGETS.nativeProxyVsPlain;
+  if (kind === "caddy-local" || kind === "nginx-local") return TARGETS.localProxyVsPlain;
+  return undefined;
+}
+
+function gateWhy(g: GateResult, results: BenchResults): string {
+  const extra = extraUs(g.gate.median, g.passThrough.median);
+  const workerd = results.signers.find((s) => s.server === "workerd");
+  const verify = workerd
+    ? ` The check itself is /verify's: in part 1 of this run /verify cost ${us(extraUs(workerd.verify.median, workerd.bare.median))} more than /bare on the same workerd.`
+    : "";
+  return (
+    `The gate costs ${us(extra)} more per request than the pass-through Worker. No cryptography: the cookie is a ` +
+    `verifier-cache hit and the deny-list is read from the isolate's memory (KV at most once per session per 10 s). ` +
+    `What the gate adds is JavaScript on the isolate's one thread: the product's Hono app (the role middleware, the ` +
+    `runtime lookup, the canonical host and the GATED_HOSTS lookup), the session check (Cookie parsing, the ` +
+    `verified-token cache, the deny-list, ACCESS_RULES, the identity headers) and the origin request (a copy of the ` +
+    `headers with Remote-* removed, the identity headers set and our cookie cut out of Cookie, a new Request), while ` +
+    `the pass-through Worker hands the request on as it is.${verify} A pass-through request costs ` +
+    `${us(1e6 / g.passThrough.median)} of wall time here (Miniflare's entry worker, the route match, the worker, the ` +
+    `origin router and the upstream on loopback, all on the same ${results.machine.nproc} cores as the load generator), ` +
+    `so reaching ${TARGETS.gateVsPassThrough} needs the gate within ${us((1 / TARGETS.gateVsPassThrough - 1) * (1e6 / g.passThrough.median))} of it.`
+  );
+}
+
+function localVerifierWhy(v: VerifierLoadResult, results: BenchResults): string {
+  const extra = extraUs(v.verify.median, v.bare.median);
+  const node = results.signers.find((s) => s.server === "node");
+  const signer = node
+    ? ` The signer's own /verify on the same kind of server gave ${ratioOfRounds(node.verify.rates, node.bare.rates).toFixed(2)} in part 1 of this run (${us(extraUs(node.verify.median, node.bare.median))} over its /bare).`
+    : "";
+  const appBare = diag(results, APP_BARE);
+  const appVerify = diag(results, APP_VERIFY);
+  const inProcess =
+    appBare && appVerify
+      ? ` In process, without any network, the signer's app spends ${us(appVerify)} of CPU on the same /verify and ${us(appBare)} on /bare (cost diagnostics).`
+      : "";
+  return (
+    `No cryptography here: the cookie is a verifier-cache hit. The ${us(extra)} per request that the verifier's /verify ` +
+    `costs more than /bare is the check's JavaScript, the same routes/verify.ts the signer serves: the verifier's ` +
+    `runtime lookup (keys, policy and deny-list copy, loaded ahead), Cookie parsing, the verified-token cache, the ` +
+    `deny-list copy, ACCESS_RULES, the identity headers, and Hono's routing through the mounted route module, while ` +
+    `/bare runs none of it.${signer}${inProcess} At ${fmt(v.bare.median)} req/s a bare request costs ${us(1e6 / v.bare.median)} of ` +
+    `wall time here (load generator, server and the kernel's loopback TCP sharing ${results.machine.nproc} cores), so ` +
+    `reaching ${TARGETS.localVerifierVsBare} needs /verify within ${us((1 / TARGETS.localVerifierVsBare - 1) * (1e6 / v.bare.median))} of /bare.`
+  );
+}
+
+function proxyWhy(p: ProxyResult, results: BenchResults): string {
   const extra = us(extraUs(p.auth.median, p.plain.median));
+  const cores = `${results.machine.nproc} cores`;
   if (p.proxy === "caddy") {
-    return `Authentication costs ${extra} per request: a full HTTP sub-request from Caddy to the signer's /verify (kept alive) for every request, and the signer's /verify work, on the same 2 cores.`;
+    return `Authentication costs ${extra} per request: a full HTTP sub-request from Caddy to the signer's /verify (kept alive) for every request, and the signer's /verify work, on the same ${cores}.`;
   }
   if (p.proxy === "nginx") {
-    return `Authentication costs ${extra} per request: an auth_request sub-request to the signer's /verify for every request; the generated config keeps HTTP/1.1 connections to the signer alive (an upstream block with keepalive 16), so the cost is nginx's sub-request machinery plus the signer's /verify work, on the same 2 cores.`;
+    return `Authentication costs ${extra} per request: an auth_request sub-request to the signer's /verify for every request; the generated config keeps HTTP/1.1 connections to the signer alive (an upstream block with keepalive 16), so the cost is nginx's sub-request machinery plus the signer's /verify work, on the same ${cores}.`;
+  }
+  if (p.proxy === "caddy-local" || p.proxy === "nginx-local") {
+    const viaSigner = results.proxies.find((q): q is ProxyResult => !("error" in q) && q.proxy === (p.proxy === "caddy-local" ? "caddy" : "nginx"));
+    const verifier = results.verifier
+      ? ` On its own (part 8, in process) the verifier's /verify answered ${fmt(results.verifier.verify.median)} req/s, about ${us(1e6 / results.verifier.verify.median)} of its one thread per request, against the ${extra} that the proxy's authentication costs.`
+      : "";
+    const compare = viaSigner ? ` The same ${PROXY_BINARY[p.proxy]} asking the signer instead gave ${viaSigner.ratio.toFixed(2)} in this run.` : "";
+    return (
+      `Authentication costs ${extra} per request: a forward-auth sub-request (${p.proxy === "caddy-local" ? "Caddy's forward_auth, a full reverse_proxy round trip" : "nginx's auth_request, over the generated upstream block's kept-alive connections"}) ` +
+      `to the local verifier's /verify on loopback for every request, and the verifier's work (a Node process of its own, as \`npm run verifier\` runs it), on the same ${cores} as the proxy, the upstream and the load generator. ` +
+      `Every authenticated request is two HTTP exchanges for the proxy and one more process woken up.${verifier}${compare}`
+    );
   }
   if (p.proxy === "nginx-native") {
-    return `Authentication costs ${extra} per request, all inside nginx: an auth_request sub-request to an internal njs location that parses the token, imports the SPKI key and verifies one ES256 signature with WebCrypto (njs 0.7.9 keeps nothing between requests, so no cache), then builds the identity headers. The signer is not involved.`;
+    const haproxy = results.proxies.find((q): q is ProxyResult => !("error" in q) && q.proxy === "haproxy");
+    const rawVerify = results.crypto ? ` (one ES256 verify through Node's crypto.subtle costs about ${us(1e6 / results.crypto.verify.rawMedian)} of wall time in part 3)` : "";
+    const compare = haproxy
+      ? ` HAProxy, which loads its key once at start-up and verifies with OpenSSL directly, costs ${us(extraUs(haproxy.auth.median, haproxy.plain.median))} per request in this run.`
+      : "";
+    const extraUsValue = extraUs(p.auth.median, p.plain.median);
+    const njs =
+      p.njs && !("error" in p.njs)
+        ? ` Measured with the njs CLI (njs ${p.njs.version}, the same library and OpenSSL, ${p.njs.iterations} times each): importKey("spki") + verify costs ${us(p.njs.importAndVerifyUs)}, the verify alone with a key imported once ${us(p.njs.verifyUs)}: the key import is ${us(p.njs.importAndVerifyUs - p.njs.verifyUs)} of every request, and the cryptography ${us(p.njs.importAndVerifyUs)} of the ${extra}; the remaining ${us(Math.max(0, extraUsValue - p.njs.importAndVerifyUs))} are the sub-request, a fresh njs VM for it, and the check's JavaScript in njs's interpreter.`
+        : p.njs
+          ? ` (The njs CLI measurement of the key import and verify failed: ${p.njs.error}.)`
+          : "";
+    return (
+      `Authentication costs ${extra} per request, all inside nginx's one worker process: an auth_request sub-request to an internal location whose js_content runs the njs check. ` +
+      `njs 0.7.9 has no cache shared between requests: it runs the module's top level again for every request, so the check decodes the SPKI key from its PEM, imports it with crypto.subtle.importKey and verifies one ECDSA P-256 signature${rawVerify} on every request, ` +
+      `plus base64url and JSON decoding in njs's interpreter, the claim checks and the identity headers handed back through auth_request_set.${njs}${compare} The signer is not involved.`
+    );
   }
   return `Authentication costs ${extra} per request, all inside HAProxy: one ES256 signature verification per request (jwt_verify, after the cheap checks) plus at most ${p.jwtQueries ?? "many"} jwt_payload_query/jwt_header_query calls, each claim read once into a variable. The signer is not involved.`;
 }
@@ -311,8 +423,15 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
       `Each comparison warms every variant up for ${p.warmupMs} ms, then runs ${p.rounds} rounds of ${p.roundMs} ms per variant in alternating order (A B C, C B A, …). ` +
       `A rate is the median over rounds of responses with the expected status per second; a ratio is the median of the per-round ratios, each from measurements taken back to back, so that drift on a busy machine hits both sides alike. ` +
       `The bare route is \`GET /bare\`, added beside the product's routes on the same server (\`scripts/bench/bare-app.ts\`; on workerd through \`scripts/bench/bench-worker.ts\`, bundled with \`wrangler deploy --dry-run\` and a temporary wrangler.toml): it answers 200 without touching the runtime. ` +
-      `The signer runs with \`RATE_LIMIT=1000000\` against the Home Assistant test double; /verify sends the cookie from a real POST /session, and /session sends the same Home Assistant access token again and again (warm lookup cache). ` +
+      `The signer runs with \`RATE_LIMIT=1000000\` and the ban guard opened wide (\`HA_LOGIN_ATTEMPTS_THRESHOLD=off\`, Home Assistant's own default, and \`HA_REJECTIONS_PER_CLIENT=1000\`: the guard counts tokens still in flight as possible rejections, so with its defaults it would hold back all but 2 of part 4's 50 new tokens from one address and answer the rest 429/503) against the Home Assistant test double; /verify sends the cookie from a real POST /session, and /session sends the same Home Assistant access token again and again (warm lookup cache). ` +
       `Crypto: in-process, one operation in flight, ${results.cryptoPlan.rounds} alternating rounds of ${results.cryptoPlan.roundMs} ms; verify uses ${results.crypto?.poolSize ?? "?"} distinct tokens and a fresh verifier for every pass over them (no cache hits), and the raw side gets the same keys and pre-decoded bytes.`,
+    "",
+    "What parts 6 to 8 measure (issues 9 and 10), each with authenticated requests (a valid cookie from a real POST /session) against the same requests through the same path without the check, in alternating rounds as above:",
+    "",
+    `- **Proxies (part 6)**: each proxy runs as one process with two sites in front of the same upstream (a node:http server on this process's main thread answering 200 \`ok\`): the authenticated site exactly as \`npm run proxy-config\` generates it, and a minimal pass-through site of the benchmark's own (\`scripts/bench/proxies.ts\`). The ratio is authenticated req/s over the same proxy's req/s without any auth. ` +
+      `Targets (issue 9): nginx native (njs; the generator's \`--check native --out DIR\`, included with \`include DIR/*.conf;\` and the njs module loaded in the main config) and HAProxy native (\`jwt_verify\`) ≥ ${TARGETS.nativeProxyVsPlain}; Caddy and nginx asking the local verifier (\`--check local --verifier URL\`; the verifier is its own Node process, started as \`npm run verifier\` starts it, against the Node signer) ≥ ${TARGETS.localProxyVsPlain}. Caddy and nginx asking the signer itself (\`--check signer\`, the hop per request that issue 9 removes) have no target and are shown for comparison.`,
+    `- **The gate (part 7)**: the Worker with \`GATED_HOSTS\` in workerd (the bench Worker bundle, with PUBLIC_URL, COOKIE_DOMAIN and the REVOKED_SESSIONS KV binding) against a minimal Worker that only does \`fetch(request)\`, both in one Miniflare behind its entry worker (picked by Workers routes for two hostnames) and both sending to the same upstream through the same outbound worker that stands in for Cloudflare's path to the origin (\`scripts/bench/gate.ts\`, the router of the gate tests). Target (issue 10): ≥ ${TARGETS.gateVsPassThrough}.`,
+    `- **The local verifier (part 8)**: GET /verify against GET /bare on the same Node server: the verifier's app (\`worker/verifier/\`, fed by the Node signer's keys, check policy and deny-list feed) wrapped by the same \`withBareRoute\` as the signer's, served by @hono/node-server in this process (\`scripts/bench/verifier.ts\`). Target (issue 9): ≥ ${TARGETS.localVerifierVsBare}.`,
     "",
     "## Results",
     "",
@@ -338,9 +457,9 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
     lines.push(
       "## Proxies: the cost of authentication",
       "",
-      "Issue 5 sets no number for these; the ratio is authenticated req/s over the same proxy's req/s without any auth, same upstream, same requests. " +
-        "The authenticated configs come from the generator (`scripts/proxy-config/generate.ts`, as `npm run proxy-config` prints them); the pass-through ones are minimal configs of the benchmark's own (`scripts/bench/proxies.ts`). " +
-        "Caddy and nginx ask the Node signer (in this process) on every request; HAProxy checks the JWT itself.",
+      "No issue sets a number for forward auth to the signer itself (`--check signer`), the hop per request that issue 9 removes; the rows are here to compare with the local verifier and the native checks. " +
+        "The ratio is authenticated req/s over the same proxy's req/s without any auth, same upstream, same requests. " +
+        "Here Caddy and nginx ask the Node signer (in this process) on every request.",
       "",
       ...info.map((r) => `- **${r.check}**: ${r.value}. ${r.why ?? ""}`),
       "",
@@ -357,6 +476,24 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
     if ("error" in px) continue;
     for (const [name, s] of [["plain", px.plain], ["auth", px.auth]] as const) {
       lines.push(`- ${px.proxy} ${name}: ${rates(s)}; p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms; ${fmt(s.requests)} requests${unexpectedNote([s])}`);
+    }
+  }
+  for (const px of results.proxies) {
+    if ("error" in px || !px.njs) continue;
+    lines.push(
+      "error" in px.njs
+        ? `- njs CLI measurement of nginx native's cryptography: failed (${px.njs.error}).`
+        : `- njs CLI (njs ${px.njs.version}), ${px.njs.iterations} times each: importKey("spki") + ES256 verify ${us(px.njs.importAndVerifyUs)}, verify alone with a key imported once ${us(px.njs.verifyUs)}.`,
+    );
+  }
+  if (results.gate) {
+    for (const [name, st] of [["pass-through Worker", results.gate.passThrough], ["gate", results.gate.gate]] as const) {
+      lines.push(`- workerd ${name}: ${rates(st)}; p50 ${st.p50Ms.toFixed(2)} ms, p99 ${st.p99Ms.toFixed(2)} ms; ${fmt(st.requests)} requests${unexpectedNote([st])}`);
+    }
+  }
+  if (results.verifier) {
+    for (const [name, st] of [["bare", results.verifier.bare], ["verify", results.verifier.verify]] as const) {
+      lines.push(`- local verifier ${name}: ${rates(st)}; p50 ${st.p50Ms.toFixed(2)} ms, p99 ${st.p99Ms.toFixed(2)} ms; ${fmt(st.requests)} requests${unexpectedNote([st])}`);
     }
   }
   if (results.crypto) {
@@ -389,7 +526,8 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
     "",
     `- ${m.nproc} cores for everything: absolute req/s are low and move with whatever else runs; compare ratios, which come from back-to-back rounds.`,
     "- Miniflare's KV is a local SQLite-backed service, not Cloudflare's edge KV: the workerd /verify figure with KV shows the cost of one KV read per request, not Cloudflare's latency.",
-    "- The Node signer and the upstream run on the main thread of the benchmark process; the load generator is a separate thread with its own event loop.",
+    "- The Node signer, the in-process local verifier of part 8 and the upstream run on the main thread of the benchmark process; the load generator is a separate thread with its own event loop. The local verifier that the proxies ask is a process of its own.",
+    "- Miniflare's entry worker, route matching and outbound router are not Cloudflare's edge: the gate and the pass-through Worker both pay them, so the ratio compares the Worker's own work, not Cloudflare's latency to an origin.",
     "",
   );
   return lines.join("\n");

@@ -1,4 +1,4 @@
-/** The targets of issue 5's Benchmark section, and how a measurement is judged against them. */
+/** The targets of the benchmark sections of issues 5, 9 and 10, and how a measurement is judged against them. */
 
 export type Verdict = "met" | "missed" | "not measured" | "info";
 
@@ -10,8 +10,14 @@ export const TARGETS = {
   /** Bytes (1 kB = 1,000 bytes), gzip -9. */
   frontendGzipBytes: 15_000,
   workerGzipBytes: 60_000,
-  /** Issue 9: authenticated / unauthenticated throughput of the native checkers. */
+  /** Issue 9: authenticated / unauthenticated throughput of the native checkers (nginx njs, HAProxy). */
   nativeProxyVsPlain: 0.8,
+  /** Issue 9: the same for Caddy and nginx asking the local verifier. */
+  localProxyVsPlain: 0.5,
+  /** Issue 9: the local verifier's /verify against a bare route on the same Node server. */
+  localVerifierVsBare: 0.85,
+  /** Issue 10: the Worker as the gate against the same Worker passing requests through, workerd. */
+  gateVsPassThrough: 0.8,
 } as const;
 
 export interface Judgement {

@@ -54,7 +54,7 @@ export interface RunningWorkerdSigner extends RunningSigner {
 }
 
 /** Stands in for Cloudflare's edge between the Worker and the origins of the gated hostnames. */
-const ORIGIN_ROUTER = `
+export const ORIGIN_ROUTER = `
 export default {
   fetch(request, env) {
     const url = new URL(request.url);
