@@ -170,7 +170,7 @@ describe("the whole app under generated requests", () => {
         throw new HomeAssistantError("rejected", "no");
       },
     });
-    const env = { HA_URL: "https://ha.example.com", SIGNING_KEY: key, COOKIE_DOMAIN: ".example.com", RATE_LIMIT: "1000000", HA_LOGIN_ATTEMPTS_THRESHOLD: "off", HA_REJECTIONS_PER_CLIENT: "1000" };
+    const env = { HA_URL: "https://ha.example.com", SIGNING_KEY: key, COOKIE_DOMAIN: ".example.com", RATE_LIMIT: "1000000", HA_LOGIN_ATTEMPTS_THRESHOLD: "off", HA_REJECTIONS_PER_CLIENT: "1000", LOCAL_ONLY_CHECK: "off" };
     let issued = 0;
     const header = fc.oneof(fc.string({ maxLength: 100 }), jwtish.map((t) => `Bearer ${t}`), fc.constant(`Bearer ${GOOD}`));
     await fc.assert(

@@ -25,7 +25,7 @@ describe("Node signer with DATA_DIR", () => {
   beforeAll(async () => {
     ha = await startHomeAssistantDouble();
     dir = mkdtempSync(join(tmpdir(), "jwt-cookie-data-"));
-    env = { HA_URL: ha.url, SIGNING_KEY: await testSigningKey(), COOKIE_SECURE: "false", DATA_DIR: dir };
+    env = { HA_URL: ha.url, SIGNING_KEY: await testSigningKey(), COOKIE_SECURE: "false", DATA_DIR: dir, LOCAL_ONLY_CHECK: "off" };
   });
   afterAll(async () => {
     for (const child of children) child.kill("SIGKILL");
