@@ -127,6 +127,9 @@ export async function startFrontendStack(
       COOKIE_DOMAIN: ".example.test",
       COOKIE_SECURE: "false",
       RATE_LIMIT: "1000",
+      // The frontend tests end sessions on purpose (deactivated users, revoked tokens); the ban
+      // guard would then pause new sign-ins, which test/worker/ha-ban-guard.test.ts covers.
+      HA_LOGIN_ATTEMPTS_THRESHOLD: "off",
       ...options.signerEnv,
     });
     signerPort = Number(new URL(signer.url).port);
