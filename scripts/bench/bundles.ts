@@ -57,7 +57,7 @@ export async function measureBundles(): Promise<BundleSize[]> {
   else sizes.push({ name: "frontend", file: undefined, bytes: undefined, gzipBytes: undefined, note: frontend.note });
   try {
     const worker = await buildProductWorker();
-    sizes.push({ name: "worker", file: "wrangler deploy --dry-run → index.js", ...sizeOf(worker), note: "built now, minified as wrangler.toml has it (minify = true, keep_names = true)" });
+    sizes.push({ name: "worker", file: "wrangler deploy --dry-run → index.js", ...sizeOf(worker), note: "built now, minified as wrangler.toml has it (minify = true, keep_names = false)" });
   } catch (error) {
     sizes.push({ name: "worker", file: undefined, bytes: undefined, gzipBytes: undefined, note: `not built: ${(error as Error).message.split("\n")[0]}` });
   }
