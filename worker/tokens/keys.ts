@@ -1,14 +1,14 @@
 /**
- * Key import and identification, through jose. The private key is imported non-extractable
- * and never leaves this module's CryptoKey; everything else only ever sees public material.
+ * The signer's key ring, through jose: the private key is imported non-extractable and never
+ * leaves this module's CryptoKey; public keys and kids come from tokens/public-keys.ts, which
+ * is all that the checkers (verifier, gate) need.
  */
-import { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKeyPair as generateJoseKeyPair, importJWK, importPKCS8, type JWK } from "jose";
+import { exportJWK, exportPKCS8, exportSPKI, generateKeyPair as generateJoseKeyPair, importJWK, importPKCS8, type JWK } from "jose";
+import { KeyError, publicEntry, thumbprint, type PublicKeyEntry } from "./public-keys.js";
 
-export interface PublicKeyEntry {
-  kid: string;
-  jwk: JsonWebKey & { kid: string; alg: "ES256"; use: "sig" };
-  key: CryptoKey; // verify-only
-}
+export { KeyError, importPublicKeys, thumbprint, type PublicKeyEntry } from "./public-keys.js";
+
+const ALG = "ES256";
 
 export interface KeyRing {
   signingKey: CryptoKey; // sign-only, not extractable
@@ -16,15 +16,6 @@ export interface KeyRing {
   /** Current first, then previous keys still accepted. */
   accepted: PublicKeyEntry[];
   publicKeyPem: string;
-}
-
-export class KeyError extends Error {}
-
-const ALG = "ES256";
-
-/** RFC 7638 thumbprint of the EC public key: the `kid` of our tokens. */
-export function thumbprint(jwk: JsonWebKey): Promise<string> {
-  return calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } as JWK, "sha256");
 }
 
 /** jose's PEM has no final line break; ours always had one (files, /public-key.pem). */
@@ -65,44 +56,6 @@ async function importExtractablePrivate(text: string): Promise<CryptoKey> {
   } catch {
     throw new KeyError("SIGNING_KEY is a PKCS#8 PEM but not a P-256 (prime256v1) EC key: ES256 needs P-256; create one with npm run keygen.");
   }
-}
-
-async function publicEntry(jwk: JsonWebKey): Promise<PublicKeyEntry> {
-  const base = { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y };
-  let key: CryptoKey;
-  try {
-    // Extractable: it is public, and exportSPKI needs to read it.
-    key = (await importJWK(base as JWK, ALG, { extractable: true })) as CryptoKey;
-  } catch {
-    throw new KeyError("PREVIOUS_PUBLIC_KEYS contains a key that is not a point on P-256: remove it or paste it again.");
-  }
-  const kid = await thumbprint(base);
-  return { kid, key, jwk: { ...base, kid, alg: ALG, use: "sig" } };
-}
-
-/**
- * Public keys from a JWKS (the verifier fetches the signer's): P-256 EC keys only, each
- * identified by its RFC 7638 thumbprint whatever kid the document gives. Throws KeyError
- * when a key is not usable, so a bad document never replaces a good key set.
- */
-export async function importPublicKeys(jwks: unknown): Promise<PublicKeyEntry[]> {
-  const keys = (jwks as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys) || keys.length === 0) throw new KeyError("the JWKS has no keys");
-  const entries: PublicKeyEntry[] = [];
-  for (const key of keys) {
-    const k = key as Record<string, unknown> | null;
-    if (!k || typeof k !== "object" || "d" in k || k.kty !== "EC" || k.crv !== "P-256" || typeof k.x !== "string" || typeof k.y !== "string") {
-      throw new KeyError("the JWKS holds a key that is not a P-256 EC public key");
-    }
-    let entry: PublicKeyEntry;
-    try {
-      entry = await publicEntry(k as JsonWebKey);
-    } catch {
-      throw new KeyError("the JWKS holds a key that is not a point on P-256");
-    }
-    if (!entries.some((e) => e.kid === entry.kid)) entries.push(entry);
-  }
-  return entries;
 }
 
 export async function importKeyRing(signingKeyText: string, previous: JsonWebKey[]): Promise<KeyRing> {

@@ -5,7 +5,7 @@
  * UNKNOWN_KID_REFETCH however many such tokens arrive, so a rotation at the signer is
  * picked up at once and random kids cannot make the verifier hammer the signer.
  */
-import { importPublicKeys, type PublicKeyEntry } from "../tokens/keys.js";
+import { importPublicKeys, type PublicKeyEntry } from "../tokens/public-keys.js";
 import { createVerifier, type Verifier } from "../tokens/verify.js";
 
 export interface KeySetStatus {
