@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import type { Env } from "./config.js";
 import { gate, gatedHost } from "./gate/gate.js";
-import { errorResponse, HttpError } from "./http/errors.js";
+import { answerErrorsAsJson, HttpError } from "./http/errors.js";
 import { frontendBundleRoutes } from "./routes/frontend-bundle.js";
 import { checkPolicyRoutes } from "./routes/check-policy.js";
 import { healthRoutes } from "./routes/health.js";
@@ -59,12 +59,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   const app = new Hono<AppEnv>();
 
-  app.onError((error, c) => {
-    if (error instanceof HttpError) return errorResponse(c, error);
-    console.error("[jwt-cookie] unexpected error:", error instanceof Error ? error.message : String(error));
-    return errorResponse(c, new HttpError(500, "internal", "The signer failed unexpectedly; see its log."));
-  });
-  app.notFound((c) => errorResponse(c, new HttpError(404, "not_found", `No such endpoint: ${c.req.method} ${new URL(c.req.url).pathname}.`)));
+  answerErrorsAsJson(app, "signer");
 
 
   // The role comes first: a request for a gated hostname (GATED_HOSTS) is the gate's, on

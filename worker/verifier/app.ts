@@ -4,18 +4,13 @@
  * else. No /session, /login, /logout, keys or Home Assistant here: this role only checks.
  */
 import { Hono } from "hono";
-import { errorResponse, HttpError } from "../http/errors.js";
+import { answerErrorsAsJson, HttpError } from "../http/errors.js";
 import { verifyRoutes, type CheckEnv } from "../routes/verify.js";
 import type { VerifierRuntime } from "./runtime.js";
 
 export function createVerifierApp(runtime: VerifierRuntime): Hono<CheckEnv> {
   const app = new Hono<CheckEnv>();
-  app.onError((error, c) => {
-    if (error instanceof HttpError) return errorResponse(c, error);
-    console.error("[jwt-cookie verifier] unexpected error:", error instanceof Error ? error.message : String(error));
-    return errorResponse(c, new HttpError(500, "internal", "The verifier failed unexpectedly; see its log."));
-  });
-  app.notFound((c) => errorResponse(c, new HttpError(404, "not_found", `No such endpoint: ${c.req.method} ${new URL(c.req.url).pathname}.`)));
+  answerErrorsAsJson(app, "verifier");
 
   app.get("/healthz", (c) => {
     const health = runtime.health(Date.now());
