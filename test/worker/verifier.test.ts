@@ -231,6 +231,9 @@ describe("local verifier when the signer is down or rotates its key (signer on N
     extra.push(rotated);
     relay.retarget(rotated.url);
     const newCookie = await signIn(rotated.url, ha, alice);
+    // The previous test's unknown kids may have used this interval's refetch (UNKNOWN_KID_REFETCH=1s,
+    // at most one per interval by design): the next interval allows one again.
+    await new Promise((r) => setTimeout(r, 1_100));
     const jwksBefore = relay.count("/.well-known/jwks.json");
     const first = await answer(verifier.url, api(newCookie));
     expect(first.status).toBe(200); // the unknown kid made it fetch the JWKS once, then pass
