@@ -77,17 +77,11 @@ interface ClientRecord {
   until: number; // ms: the record (and any hold) ends then
 }
 
-function newSignal(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-/** Resolves when `signal` does or after `ms`, whichever is first, leaving no timer behind. */
-function waitFor(signal: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([signal, new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
-}
+/**
+ * How often a queued lookup looks again for a free slot. Polling, not a shared promise: on
+ * Workers a promise created in one request and settled from another is not safe to await.
+ */
+const QUEUE_POLL_MS = 10;
 
 export function createBanGuard(options: BanGuardOptions): BanGuard {
   const { threshold, rejectionsPerClient, credential } = options;
@@ -101,13 +95,6 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
   let serviceToken: ServiceTokenState = credential ? "unverified" : "none";
   let resetting: Promise<void> | undefined;
   let wasOpen = false;
-  // Woken whenever an attempt settles, for lookups queued behind attempts in flight.
-  let settledSignal = newSignal();
-  function attemptSettled(): void {
-    const woken = settledSignal;
-    settledSignal = newSignal();
-    woken.resolve();
-  }
 
   /** Rejections (and in-flight attempts) allowed before the next auth_ok. */
   const limitFor = (trusted: boolean): number => {
@@ -167,7 +154,6 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
       throw error;
     } finally {
       pending--;
-      attemptSettled();
     }
   }
 
@@ -212,7 +198,7 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
         if (now >= deadline) {
           throw new HomeAssistantError("guard_held_back", "Too many sign-ins are waiting for Home Assistant at once; try again in a moment.", 1);
         }
-        await waitFor(settledSignal.promise, deadline - now);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(QUEUE_POLL_MS, deadline - now)));
       }
       record ??= { rejections: 0, until: now + windowMs };
       clients.set(context.client, record, Math.max(record.until, now + windowMs));
@@ -228,7 +214,6 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
         throw error;
       } finally {
         pending--;
-        attemptSettled();
         if (outcome === "accepted") {
           accepted(since);
           clients.delete(context.client); // accepted: this client starts again from zero
