@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import type { Env } from "./config.js";
 import { gate, gatedHost } from "./gate/gate.js";
 import { answerErrorsAsJson, HttpError } from "./http/errors.js";
-import { frontendBundleRoutes } from "./routes/frontend-bundle.js";
+import { FRONTEND_BUNDLE_PATH, frontendBundleRoutes } from "./routes/frontend-bundle.js";
 import { checkPolicyRoutes } from "./routes/check-policy.js";
 import { healthRoutes } from "./routes/health.js";
 import { keyRoutes } from "./routes/keys.js";
@@ -61,31 +61,24 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   answerErrorsAsJson(app, "signer");
 
-
-  // The role comes first: a request for a gated hostname (GATED_HOSTS) is the gate's, on
-  // every path, and never reaches a signer route (its /session, /login, /verify... belong
-  // to the service behind it). Everything else is the signer's.
+  // One runtime lookup per request. The role comes first: a request for a gated hostname
+  // (GATED_HOSTS) is the gate's, on every path, and never reaches a signer route (its
+  // /session, /login, /verify... belong to the service behind it). Everything else is the
+  // signer's. A bad configuration answers 500 everywhere except the static bundle, so the
+  // panel can still load and say what is wrong.
   app.use("*", async (c, next) => {
     const env = c.env ?? {};
     const result = ready.get(env) ?? (await runtimeFor(env));
-    if (result.ok) {
-      const host = gatedHost(c.req.url, result.runtime.settings);
-      if (host !== undefined) {
-        c.set("runtime", result.runtime);
-        return gate(c, host);
-      }
+    if (!result.ok) {
+      if (c.req.path === FRONTEND_BUNDLE_PATH) return next();
+      throw new HttpError(500, "misconfigured", result.message);
     }
-    await next();
-  });
-  app.route("/", frontendBundleRoutes()); // static, so before the configuration check
-  app.use("*", async (c, next) => {
-    const env = c.env ?? {};
-    const result = ready.get(env) ?? (await runtimeFor(env));
-    if (!result.ok) throw new HttpError(500, "misconfigured", result.message);
     c.set("runtime", result.runtime);
+    const host = gatedHost(c.req.url, result.runtime.settings);
+    if (host !== undefined) return gate(c, host);
     await next();
   });
-
+  app.route("/", frontendBundleRoutes());
   app.route("/", sessionRoutes(options.clientAddress));
   app.route("/", logoutRoutes());
   app.route("/", verifyRoutes());

@@ -19,8 +19,8 @@ export interface ProtectedRequest {
   authorization: string | undefined;
   /** The protected service's host as the visitor asked for it; chooses the ACCESS_RULES rule. */
   host: string | undefined;
-  /** The URL the visitor asked for, to come back to after signing in. */
-  url: string | undefined;
+  /** The URL the visitor asked for, to come back to after signing in (built only when needed). */
+  url: () => string | undefined;
   method: string;
   accept: string | undefined;
 }
@@ -65,7 +65,7 @@ export async function checkSession(
     now,
   );
   if (!session.ok) {
-    return { kind: "unauthenticated", reason: session.reason, browser, returnTo: browser ? allowedRedirect(request.url, policy) : undefined };
+    return { kind: "unauthenticated", reason: session.reason, browser, returnTo: browser ? allowedRedirect(request.url(), policy) : undefined };
   }
   const decision = decideAccess(policy.accessRules, request.host, session.claims);
   if (!decision.allowed) return { kind: "forbidden", claims: session.claims, reason: decision.reason, browser };

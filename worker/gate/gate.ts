@@ -33,7 +33,7 @@ function protectedRequest(request: Request, host: string): ProtectedRequest {
     cookieHeader: request.headers.get("Cookie") ?? undefined,
     authorization: request.headers.get("Authorization") ?? undefined,
     host,
-    url: request.url,
+    url: () => request.url,
     method: request.method,
     accept: request.headers.get("Accept") ?? undefined,
   };

@@ -22,9 +22,12 @@ const HEADERS: Record<string, string> = {
   Vary: "Origin",
 };
 
+/** Where the signer serves the HACS bundle (also on a misconfigured signer). */
+export const FRONTEND_BUNDLE_PATH = "/jwt-cookie.js";
+
 export function frontendBundleRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
-  routes.get("/jwt-cookie.js", (c) => {
+  routes.get(FRONTEND_BUNDLE_PATH, (c) => {
     const origin = c.req.header("Origin");
     const headers = {
       ...HEADERS,

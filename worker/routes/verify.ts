@@ -35,7 +35,7 @@ export function forwardedRequest(c: Context): ProtectedRequest {
     cookieHeader: c.req.header("Cookie"),
     authorization: c.req.header("Authorization"),
     host: firstForwarded(c.req.header("X-Forwarded-Host")),
-    url: originalUrl(c),
+    url: () => originalUrl(c),
     method: c.req.header("X-Forwarded-Method") ?? c.req.method,
     accept: c.req.header("Accept"),
   };
