@@ -62,6 +62,10 @@ export function verifyRoutes(): Hono<CheckEnv> {
     const outcome = await checkSession(runtime, runtime.settings, forwardedRequest(c), Date.now());
     if (outcome.kind === "allowed") {
       c.header("Cache-Control", "no-store");
+      // Length-delimited, not chunked (Node's default for an empty body): Caddy's
+      // forward_auth never reads a 2xx body, and Go reuses only connections whose answer it
+      // read to the end, so a chunked 200 would cost a new connection per request.
+      c.header("Content-Length", "0");
       return c.body(null, 200, outcome.headers);
     }
     return refusalResponse(c, outcome, {
