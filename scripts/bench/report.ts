@@ -336,7 +336,7 @@ function proxyWhy(p: ProxyResult, results: BenchResults): string {
   const extra = us(extraUs(p.auth.median, p.plain.median));
   const cores = `${results.machine.nproc} cores`;
   if (p.proxy === "caddy") {
-    return `Authentication costs ${extra} per request: a full HTTP sub-request from Caddy to the signer's /verify (kept alive) for every request, and the signer's /verify work, on the same ${cores}.`;
+    return `Authentication costs ${extra} per request: a full HTTP sub-request from Caddy to the signer's /verify for every request, on a kept-alive connection (/verify's 200 carries Content-Length: 0; Caddy's forward_auth never reads a 2xx body and Go reuses no connection whose answer it did not read to the end, so with a chunked 200 every request opened a new connection and Caddy kept 0.25 of its throughput), and the signer's /verify work, on the same ${cores}.`;
   }
   if (p.proxy === "nginx") {
     return `Authentication costs ${extra} per request: an auth_request sub-request to the signer's /verify for every request; the generated config keeps HTTP/1.1 connections to the signer alive (an upstream block with keepalive 16), so the cost is nginx's sub-request machinery plus the signer's /verify work, on the same ${cores}.`;
@@ -348,7 +348,7 @@ function proxyWhy(p: ProxyResult, results: BenchResults): string {
       : "";
     const compare = viaSigner ? ` The same ${PROXY_BINARY[p.proxy]} asking the signer instead gave ${viaSigner.ratio.toFixed(2)} in this run.` : "";
     return (
-      `Authentication costs ${extra} per request: a forward-auth sub-request (${p.proxy === "caddy-local" ? "Caddy's forward_auth, a full reverse_proxy round trip" : "nginx's auth_request, over the generated upstream block's kept-alive connections"}) ` +
+      `Authentication costs ${extra} per request: a forward-auth sub-request (${p.proxy === "caddy-local" ? "Caddy's forward_auth, a full reverse_proxy round trip on a kept-alive connection, since /verify's 200 is length-delimited" : "nginx's auth_request, over the generated upstream block's kept-alive connections"}) ` +
       `to the local verifier's /verify on loopback for every request, and the verifier's work (a Node process of its own, as \`npm run verifier\` runs it), on the same ${cores} as the proxy, the upstream and the load generator. ` +
       `Every authenticated request is two HTTP exchanges for the proxy and one more process woken up.${verifier}${compare}`
     );
