@@ -37,11 +37,11 @@ const REMOTE_NAME_ENCODING = [
 /**
  * The table of signatures already verified (one per frontend, so per host): SHA-256 of the
  * whole token as 64 hex characters (a string key, so that `show table <frontend> key <hash>`
- * works on the runtime API), gpt0 = 1 once jwt_verify answered 1. An entry lives `expire`
- * after its token verified (lookups do not extend it); when the table is full HAProxy drops
+ * works on the runtime API), gpt0 = 1 once jwt_verify answered 1. An entry lives
+ * expireMinutes after its token verified (lookups do not extend it); when the table is full HAProxy drops
  * the oldest entries, which only costs those tokens one more jwt_verify.
  */
-const SIGNATURE_MEMORY = { size: "10k", expire: "10m" } as const;
+const SIGNATURE_MEMORY = { size: "10k", expireMinutes: 10 } as const;
 
 /** Our JWTs carry at most "user", "admin", "owner"; one spare slot. */
 const ROLE_SLOTS = 4;
@@ -139,11 +139,11 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
     "",
     "    # Remembered signatures (docs/haproxy.md): jwt_verify is nearly all of this check's",
     "    # cost, so a token whose signature just verified with a key below is remembered, by the",
-    `    # SHA-256 of the whole token (signature included), for ${SIGNATURE_MEMORY.expire}. Only a token that verified`,
-    "    # is written in, so a forged one is verified (and refused) every time; every other check",
-    "    # above still runs on every request. The table lives in this HAProxy process only and is",
-    "    # lost on reload and restart (no peers section): after a key rotation, reload HAProxy.",
-    `    stick-table type string len 64 size ${SIGNATURE_MEMORY.size} expire ${SIGNATURE_MEMORY.expire} store gpt0`,
+    `    # SHA-256 of the whole token (signature included), for ${SIGNATURE_MEMORY.expireMinutes} minutes. Only a token that`,
+    "    # verified is written in, so a forged one is verified (and refused) every time; every",
+    "    # other check above still runs on every request. The table lives in this HAProxy process",
+    "    # only and is lost on reload and restart (no peers section): after a key rotation, reload.",
+    `    stick-table type string len 64 size ${SIGNATURE_MEMORY.size} expire ${SIGNATURE_MEMORY.expireMinutes}m store gpt0`,
     `    http-request set-var(txn.jwt_hash) ${jwt},sha2(256),hex if jwt_claims_ok`,
     "    acl jwt_remembered var(txn.jwt_known) -m int 1",
     `    http-request set-var(txn.jwt_known) var(txn.jwt_hash),table_gpt0(${name}) if jwt_claims_ok`,
