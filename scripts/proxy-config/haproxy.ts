@@ -1,7 +1,9 @@
 /**
  * HAProxy (2.5+): checks our JWT itself with jwt_verify and the signer's public key file,
  * no call to the signer per request. Each claim is queried once into a variable and the
- * signature is verified last, after the cheap checks (at most 12 jwt_*_query per request). jwt_verify checks only the signature, so alg, exp,
+ * signature is verified last, after the cheap checks (at most 12 jwt_*_query per request),
+ * and only once per token and HAProxy process: a stick table remembers the SHA-256 of tokens
+ * whose signature verified (docs/haproxy.md). jwt_verify checks only the signature, so alg, exp,
  * nbf, iat, iss and aud are checked here too, with the signer's 10 s leeway. HAProxy quirks
  * (see docs/haproxy.md): jwt_verify answers 1 for valid and negative codes otherwise, so it
  * is matched as the integer 1; JSON paths stay outside double quotes ("$..." would be read
@@ -31,6 +33,15 @@ const REMOTE_NAME_ENCODING = [
   "bytes(0,256)",
   "regsub('%([0-9A-F]?|[CD][0-9A-F](%[89AB]?)?|E[0-9A-F](%[89AB][0-9A-F])?(%[89AB]?)?|F[0-7](%[89AB][0-9A-F]){0,2}(%[89AB]?)?)\\$','')",
 ].join(",");
+
+/**
+ * The table of signatures already verified (one per frontend, so per host): SHA-256 of the
+ * whole token as 64 hex characters (a string key, so that `show table <frontend> key <hash>`
+ * works on the runtime API), gpt0 = 1 once jwt_verify answered 1. An entry lives
+ * expireMinutes after its token verified (lookups do not extend it); when the table is full HAProxy drops
+ * the oldest entries, which only costs those tokens one more jwt_verify.
+ */
+const SIGNATURE_MEMORY = { size: "10k", expireMinutes: 10 } as const;
 
 /** Our JWTs carry at most "user", "admin", "owner"; one spare slot. */
 const ROLE_SLOTS = 4;
@@ -71,6 +82,8 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
           "# signer's key changes (or use --out DIR to have the keys fetched and saved):",
           `#   curl -fsS ${publicUrl}/public-key.pem -o ${pemPaths[0]}`,
         ]),
+    "# It verifies each token's signature once and remembers it until HAProxy reloads, so a",
+    "# reload after a key rotation is what stops tokens of a removed key (docs/haproxy.md).",
     "# It cannot see sign-outs: a copied cookie stays valid until its exp (docs/haproxy.md).",
     "",
     "global",
@@ -123,11 +136,26 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
     "    acl jwt_subject var(txn.sub) -m reg ^[A-Za-z0-9_.@-]{1,128}$",
     "    acl jwt_claims_ok var(txn.jwt_claims) -m bool",
     "    http-request set-var(txn.jwt_claims) bool(1) if jwt_es256 jwt_not_expired jwt_started jwt_issued jwt_issuer jwt_audience jwt_subject",
+    "",
+    "    # Remembered signatures (docs/haproxy.md): jwt_verify is nearly all of this check's",
+    "    # cost, so a token whose signature just verified with a key below is remembered, by the",
+    `    # SHA-256 of the whole token (signature included), for ${SIGNATURE_MEMORY.expireMinutes} minutes. Only a token that`,
+    "    # verified is written in, so a forged one is verified (and refused) every time; every",
+    "    # other check above still runs on every request. The table lives in this HAProxy process",
+    "    # only and is lost on reload and restart (no peers section): after a key rotation, reload.",
+    `    stick-table type string len 64 size ${SIGNATURE_MEMORY.size} expire ${SIGNATURE_MEMORY.expireMinutes}m store gpt0`,
+    `    http-request set-var(txn.jwt_hash) ${jwt},sha2(256),hex if jwt_claims_ok`,
+    "    acl jwt_remembered var(txn.jwt_known) -m int 1",
+    `    http-request set-var(txn.jwt_known) var(txn.jwt_hash),table_gpt0(${name}) if jwt_claims_ok`,
     "    acl jwt_signed var(txn.jwt_sig) -m int 1",
     ...pemPaths.map(
-      (path, i) => `    http-request set-var(txn.jwt_sig) ${jwt},jwt_verify('ES256','${path}') if jwt_claims_ok${i > 0 ? " !jwt_signed" : ""}`,
+      (path, i) =>
+        `    http-request set-var(txn.jwt_sig) ${jwt},jwt_verify('ES256','${path}') if jwt_claims_ok !jwt_remembered${i > 0 ? " !jwt_signed" : ""}`,
     ),
+    `    http-request track-sc0 var(txn.jwt_hash) table ${name} if jwt_claims_ok jwt_signed`,
+    "    http-request sc-set-gpt0(0) 1 if jwt_claims_ok jwt_signed",
     "    acl jwt_ok var(txn.jwt_ok) -m bool",
+    "    http-request set-var(txn.jwt_ok) bool(1) if jwt_claims_ok jwt_remembered",
     "    http-request set-var(txn.jwt_ok) bool(1) if jwt_claims_ok jwt_signed",
     "",
     "    # No valid session: browsers go to the sign-in page (rd = this URL), scripts get 401.",

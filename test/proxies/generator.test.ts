@@ -312,10 +312,30 @@ describe("HAProxy does little per request", () => {
     expect(text.split("\n").filter((line) => /^\s*acl .*jwt_(payload|header)_query|^\s*acl .*jwt_verify/.test(line))).toEqual([]);
     expect(queries(text)).toBe(12);
     expect(text.match(/jwt_verify\(/g)).toHaveLength(2);
-    // The signature is checked only once the cheap checks passed, the second key only if the first failed.
-    expect(text).toMatch(/jwt_verify\('ES256','\/a\.pem'\) if jwt_claims_ok\n.*jwt_verify\('ES256','\/b\.pem'\) if jwt_claims_ok !jwt_signed\n/);
+    // The signature is checked only once the cheap checks passed and only for a token not
+    // remembered as verified, the second key only if the first failed.
+    expect(text).toMatch(
+      /jwt_verify\('ES256','\/a\.pem'\) if jwt_claims_ok !jwt_remembered\n.*jwt_verify\('ES256','\/b\.pem'\) if jwt_claims_ok !jwt_remembered !jwt_signed\n/,
+    );
     // Roles are read only while there are more.
     expect(text).toContain("jwt_payload_query('$.roles[1]') if { var(txn.role0) -m found }");
+  });
+
+  it("remembers signatures in a bounded table, keyed by the whole token's SHA-256, written only after jwt_verify answered 1", () => {
+    const text = config(["haproxy", ...BASE, "--pem-path", "/a.pem", "--pem-path", "/b.pem"]);
+    const lines = text.split("\n").map((line) => line.trim());
+    expect(lines.filter((line) => line.startsWith("stick-table"))).toEqual(["stick-table type string len 64 size 10k expire 10m store gpt0"]);
+    expect(lines).toContain("http-request set-var(txn.jwt_hash) var(txn.jwt),sha2(256),hex if jwt_claims_ok");
+    expect(lines).toContain("acl jwt_signed var(txn.jwt_sig) -m int 1");
+    // The only rules that write to the table, and what lets a remembered token in: the claims, checked first.
+    expect(lines.filter((line) => /track-sc|sc-set|sc-inc|table_|jwt_remembered$/.test(line))).toEqual([
+      "http-request set-var(txn.jwt_known) var(txn.jwt_hash),table_gpt0(jwt_cookie_grafana_example_com) if jwt_claims_ok",
+      "http-request set-var(txn.jwt_sig) var(txn.jwt),jwt_verify('ES256','/a.pem') if jwt_claims_ok !jwt_remembered",
+      "http-request track-sc0 var(txn.jwt_hash) table jwt_cookie_grafana_example_com if jwt_claims_ok jwt_signed",
+      "http-request sc-set-gpt0(0) 1 if jwt_claims_ok jwt_signed",
+      "http-request set-var(txn.jwt_ok) bool(1) if jwt_claims_ok jwt_remembered",
+    ]);
+    expect(text).toContain("reload after a key rotation is what stops tokens of a removed key");
   });
 });
 

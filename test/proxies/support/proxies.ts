@@ -96,10 +96,14 @@ http {
 }
 
 /** HAProxy with one or more generated config files (-f each), in the foreground (-db). */
-export async function startHaproxy(configs: string[], ports: number[]): Promise<RunningProxy> {
+/**
+ * masterWorker: HAProxy's master-worker mode (-W), as Debian's systemd unit runs it; SIGUSR2
+ * to process.pid (the master) reloads: it reads the config files again and starts a new worker.
+ */
+export async function startHaproxy(configs: string[], ports: number[], options: { masterWorker?: boolean } = {}): Promise<RunningProxy> {
   requireBinary(HAPROXY, "haproxy");
   const dir = tempDir("haproxy");
-  const args: string[] = ["-db"];
+  const args: string[] = options.masterWorker ? ["-W", "-db"] : ["-db"];
   configs.forEach((config, i) => {
     const file = join(dir.path, `${i}.cfg`);
     writeFileSync(file, config);
