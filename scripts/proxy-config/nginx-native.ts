@@ -208,8 +208,17 @@ ${indent(upstreamHeaderLines(connection), 2)}
         proxy_cache ${APPROVAL_ZONE};
         proxy_cache_key '${SETTINGS_VERSION}\\n${authority}\\n${rule}\\n$http_authorization\\n$http_cookie';
         proxy_cache_lock on;
+        # Only the check's X-Accel-Expires makes an answer cacheable, and nothing inherited
+        # from http { } may cache more, reuse an expired approval or hide the check's answer.
         proxy_ignore_headers Cache-Control Expires;
         proxy_no_cache $jwt_cookie_not_approval $upstream_http_set_cookie $upstream_http_vary;
+        proxy_cache_valid any 0;
+        proxy_cache_use_stale off;
+        proxy_cache_background_update off;
+        proxy_cache_revalidate off;
+        proxy_cache_min_uses 1;
+        proxy_buffering on;
+        proxy_intercept_errors off;
     }
 
     # No valid session: browsers go to the sign-in page, scripts get 401 JSON.

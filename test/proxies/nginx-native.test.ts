@@ -68,7 +68,9 @@ describe("nginx native: the approval cache", () => {
     checkPort = await freePort();
     logDir = tempDir("nginx-native-check-log");
     checkLog = join(logDir.path, "check.log");
-    nginx = await startNativeNginx(world, [ADMIN_HOST, OPEN_HOST], port, { checkPort, checkLog });
+    // Cache settings a site may have in its http { } block: the generated check must not inherit them.
+    const inherited = ["proxy_cache_valid any 10m;", "proxy_cache_use_stale error timeout updating http_500 http_502;", "proxy_intercept_errors on;"];
+    nginx = await startNativeNginx(world, [ADMIN_HOST, OPEN_HOST], port, { checkPort, checkLog, httpDirectives: inherited });
     kit = await forgeryKit(world.signingKey, { sub: world.user.id, name: world.user.name, roles: ["user"] });
     adminKit = await forgeryKit(world.signingKey, { sub: world.admin.id, name: world.admin.name, roles: ["user", "admin"] });
   });

@@ -54,13 +54,18 @@ export interface RunningNativeNginx extends RunningProxy {
 }
 
 /** nginx checking natively for `hosts` on one port. */
-export async function startNativeNginx(world: World, hosts: string[], port: number, options: NativeOptions & { checkLog?: string } = {}): Promise<RunningNativeNginx> {
+export async function startNativeNginx(
+  world: World,
+  hosts: string[],
+  port: number,
+  options: NativeOptions & { checkLog?: string; httpDirectives?: string[] } = {},
+): Promise<RunningNativeNginx> {
   const out = tempDir("nginx-native-out");
   try {
     await writeNativeNginx(world, hosts, port, out.path, options);
     if (options.checkLog) logCheckServer(out.path, options.checkLog);
     // nginx includes DIR/*.conf in name order: the alphabetically first host is the default server.
-    const running = await startNginx([`include ${out.path}/*.conf;`], [port], { njs: true });
+    const running = await startNginx([...(options.httpDirectives ?? []), `include ${out.path}/*.conf;`], [port], { njs: true });
     return {
       ...running,
       dir: out.path,
