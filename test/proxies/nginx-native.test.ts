@@ -131,6 +131,21 @@ describe("nginx native: the approval cache", () => {
     expect(identity(JSON.parse(forged.body) as EchoedRequest)).toEqual(identity(seen[0]!));
   });
 
+  it("takes the host's values from the config, never from the client's own X-Jwt-Cookie-* headers", async () => {
+    const user = cookieHeader(await kit.signed());
+    const smuggled = {
+      "X-Jwt-Cookie-Rule": "{}",
+      "X-Jwt-Cookie-Host": OPEN_HOST,
+      "X-Jwt-Cookie-Method": "GET",
+      "X-Jwt-Cookie-Return-Origin": "https://evil.example",
+    };
+    // ADMIN_HOST's rule still applies (a plain user gets 403), and the sign-in link still comes back to ADMIN_HOST.
+    expect((await get(user, ADMIN_HOST, smuggled)).status).toBe(403);
+    const browser = await send(port, { host: `${ADMIN_HOST}:${port}`, path: "/x", headers: { ...smuggled, Accept: "text/html" } });
+    expect(browser.status).toBe(302);
+    expect(new URL(String(browser.headers.location)).searchParams.get("rd")).toBe(`http://${ADMIN_HOST}:${port}/x`);
+  });
+
   it("does not use an approval past the token's exp + leeway", async () => {
     // exp 7 s ago: the 10 s leeway still accepts it for about 3 s.
     const now = nowSeconds();
