@@ -366,11 +366,13 @@ function proxyWhy(p: ProxyResult, results: BenchResults): string {
         : p.njs
           ? ` (The njs CLI measurement of a miss's key import and verify failed: ${p.njs.error}.)`
           : "";
+    const extraValue = extraUs(p.auth.median, p.plain.median);
+    const cost = extraValue > 0 ? `${extra} per request` : `nothing measurable per request (${us(extraValue)}, within this run's noise)`;
     return (
-      `Authentication costs ${extra} per request, all inside nginx's one worker process, and every measured request is an approval-cache hit: the benchmark sends one cookie, ` +
+      `Authentication costs ${cost}, all inside nginx's one worker process, and every measured request is an approval-cache hit: the benchmark sends one cookie, ` +
       `and the generated config passes the auth_request sub-request through nginx's proxy_cache in front of nginx's own check server (a second server block on loopback whose js_content runs the njs check), ` +
       `so after the first request the check is answered from the cache (an index in shared memory and a small file in the page cache) and no njs runs: what remains is the sub-request, the cache lookup and the identity headers handed back through auth_request_set. ` +
-      `A miss (a Cookie/Authorization header not approved in the last ${APPROVAL_CACHE_SECONDS} s or since a reload with other keys, settings or rules, and every refusal, which is never cached) still costs what every request cost without the cache: ` +
+      `A miss (a Cookie/Authorization header not approved in the last ${APPROVAL_CACHE_SECONDS} s or since a reload with other keys, settings or rules; with one cookie, one request a minute; and every refusal, which is never cached) still runs the whole njs check: ` +
       `a loopback request to the check server, a fresh njs VM (njs 0.7.9 keeps nothing between requests), the SPKI key decoded from its PEM and imported, one ECDSA P-256 verify${rawVerify}, and base64url and JSON decoding and the claim checks in njs's interpreter.` +
       `${njs}${compare} The signer is not involved.`
     );
