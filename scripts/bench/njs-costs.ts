@@ -1,8 +1,8 @@
 /**
- * What nginx's native check pays per request for its cryptography, measured with the njs CLI
- * (the same njs 0.7.9 and OpenSSL as libnginx-mod-http-js): crypto.subtle.importKey of the
- * SPKI key + one ES256 verify, as the check does on every request (njs 0.7.9 keeps nothing
- * between requests), against the verify alone with a key imported once. A key pair and a
+ * What nginx's native check pays for its cryptography each time it runs (every approval-cache
+ * miss), measured with the njs CLI (the same njs 0.7.9 and OpenSSL as libnginx-mod-http-js):
+ * crypto.subtle.importKey of the SPKI key + one ES256 verify, as the check does on every run
+ * (njs 0.7.9 keeps nothing between requests), against the verify alone with a key imported once. A key pair and a
  * signature made here with node:crypto are written into a temporary njs script; each loop
  * runs a bounded number of times and the script reports wall time per operation.
  */

@@ -9,7 +9,7 @@
  * requests (a valid cookie), same concurrency, alternating rounds.
  * Processes come from the proxy tests' helpers: temp dirs, random ports, stopped by PID.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateProxyConfig } from "../proxy-config/generate.js";
@@ -148,7 +148,11 @@ export async function measureProxies(
         } else if (proxy === "nginx-native") {
           // As a user sets it up: --out DIR (keys fetched from the signer), include DIR/*.conf.
           const outDir = join(keyDir, "nginx-native");
-          const built = await buildProxyConfig(["nginx", ...common, "--check", "native", "--signer", options.signerUrl, "--out", outDir], options.env);
+          // The approval cache in the same temp dir, opened to nginx's worker user (as /var/lib/nginx is).
+          chmodSync(keyDir, 0o755);
+          const checkListen = `127.0.0.1:${await freePort()}`;
+          const nativeArgs = ["--check", "native", "--signer", options.signerUrl, "--out", outDir, "--check-listen", checkListen, "--cache-dir", join(outDir, "cache")];
+          const built = await buildProxyConfig(["nginx", ...common, ...nativeArgs], options.env);
           if (!built.ok) throw new Error(built.error);
           writeOutDir(built);
           // Measured before nginx starts, so that nothing else of this part runs meanwhile.

@@ -13,6 +13,7 @@ import type { LookupResult } from "./lookups.js";
 import type { Machine } from "./machine.js";
 import type { GateResult } from "./gate.js";
 import { PROXY_BINARY, type ProxyFailure, type ProxyResult } from "./proxies.js";
+import { APPROVAL_CACHE_SECONDS } from "../proxy-config/nginx-native.js";
 import type { SignerLoadResult } from "./signer-load.js";
 import type { VerifierLoadResult } from "./verifier.js";
 import { atLeast, atMostBytes, exactly, TARGETS, type Judgement } from "./targets.js";
@@ -357,19 +358,23 @@ function proxyWhy(p: ProxyResult, results: BenchResults): string {
     const haproxy = results.proxies.find((q): q is ProxyResult => !("error" in q) && q.proxy === "haproxy");
     const rawVerify = results.crypto ? ` (one ES256 verify through Node's crypto.subtle costs about ${us(1e6 / results.crypto.verify.rawMedian)} of wall time in part 3)` : "";
     const compare = haproxy
-      ? ` HAProxy, which loads its key once at start-up and verifies with OpenSSL directly, costs ${us(extraUs(haproxy.auth.median, haproxy.plain.median))} per request in this run.`
+      ? ` HAProxy, which verifies the signature with OpenSSL on every request (key loaded once at start-up), costs ${us(extraUs(haproxy.auth.median, haproxy.plain.median))} per request in this run.`
       : "";
-    const extraUsValue = extraUs(p.auth.median, p.plain.median);
     const njs =
       p.njs && !("error" in p.njs)
-        ? ` Measured with the njs CLI (njs ${p.njs.version}, the same library and OpenSSL, ${p.njs.iterations} times each): importKey("spki") + verify costs ${us(p.njs.importAndVerifyUs)}, the verify alone with a key imported once ${us(p.njs.verifyUs)}: the key import is ${us(p.njs.importAndVerifyUs - p.njs.verifyUs)} of every request, and the cryptography ${us(p.njs.importAndVerifyUs)} of the ${extra}; the remaining ${us(Math.max(0, extraUsValue - p.njs.importAndVerifyUs))} are the sub-request, a fresh njs VM for it, and the check's JavaScript in njs's interpreter.`
+        ? ` Measured with the njs CLI (njs ${p.njs.version}, the same library and OpenSSL, ${p.njs.iterations} times each), a miss's cryptography alone is importKey("spki") + verify, ${us(p.njs.importAndVerifyUs)} (the verify alone with a key imported once: ${us(p.njs.verifyUs)}; njs cannot keep an imported key between requests).`
         : p.njs
-          ? ` (The njs CLI measurement of the key import and verify failed: ${p.njs.error}.)`
+          ? ` (The njs CLI measurement of a miss's key import and verify failed: ${p.njs.error}.)`
           : "";
+    const extraValue = extraUs(p.auth.median, p.plain.median);
+    const cost = extraValue > 0 ? `${extra} per request` : `nothing measurable per request (${us(extraValue)}, within this run's noise)`;
     return (
-      `Authentication costs ${extra} per request, all inside nginx's one worker process: an auth_request sub-request to an internal location whose js_content runs the njs check. ` +
-      `njs 0.7.9 has no cache shared between requests: it runs the module's top level again for every request, so the check decodes the SPKI key from its PEM, imports it with crypto.subtle.importKey and verifies one ECDSA P-256 signature${rawVerify} on every request, ` +
-      `plus base64url and JSON decoding in njs's interpreter, the claim checks and the identity headers handed back through auth_request_set.${njs}${compare} The signer is not involved.`
+      `Authentication costs ${cost}, all inside nginx's one worker process, and every measured request is an approval-cache hit: the benchmark sends one cookie, ` +
+      `and the generated config passes the auth_request sub-request through nginx's proxy_cache in front of nginx's own check server (a second server block on loopback whose js_content runs the njs check), ` +
+      `so after the first request the check is answered from the cache (an index in shared memory and a small file in the page cache) and no njs runs: what remains is the sub-request, the cache lookup and the identity headers handed back through auth_request_set. ` +
+      `A miss (a Cookie/Authorization header not approved in the last ${APPROVAL_CACHE_SECONDS} s or since a reload with other keys, settings or rules; with one cookie, one request a minute; and every refusal, which is never cached) still runs the whole njs check: ` +
+      `a loopback request to the check server, a fresh njs VM (njs 0.7.9 keeps nothing between requests), the SPKI key decoded from its PEM and imported, one ECDSA P-256 verify${rawVerify}, and base64url and JSON decoding and the claim checks in njs's interpreter.` +
+      `${njs}${compare} The signer is not involved.`
     );
   }
   return (

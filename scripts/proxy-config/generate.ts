@@ -3,7 +3,7 @@ import type { Env } from "../../worker/config.js";
 import { caddyConfig } from "./caddy.js";
 import { haproxyConfig } from "./haproxy.js";
 import { nginxConfig } from "./nginx.js";
-import { njsScript, njsSettings, NJS_SCRIPT_FILE, NJS_SETTINGS_FILE } from "./nginx-native.js";
+import { nginxCheckServerConfig, njsScript, njsSettings, NJS_CHECK_SERVER_FILE, NJS_SCRIPT_FILE, NJS_SETTINGS_FILE, settingsVersion } from "./nginx-native.js";
 import { parseProxyConfigArgs, type ProxyConfigRequest } from "./request.js";
 import type { SignerKey } from "./signer-keys.js";
 import { traefikConfig } from "./traefik.js";
@@ -57,7 +57,13 @@ export function generateProxyConfig(argv: string[], env: Env, keys?: SignerKey[]
       files.push(...keys.map((key) => ({ path: `${KEYS_SUBDIR}/${key.kid}.pem`, content: key.pem })));
       request = { ...request, pemPaths: keys.map((key) => `${request.out}/${KEYS_SUBDIR}/${key.kid}.pem`) };
     } else {
-      files.push({ path: NJS_SCRIPT_FILE, content: njsScript() }, { path: NJS_SETTINGS_FILE, content: njsSettings(request, settings, keys) });
+      const script = njsScript();
+      const settingsJson = njsSettings(request, settings, keys);
+      files.push(
+        { path: NJS_SCRIPT_FILE, content: script },
+        { path: NJS_SETTINGS_FILE, content: settingsJson },
+        { path: NJS_CHECK_SERVER_FILE, content: nginxCheckServerConfig(request, settingsVersion(script, settingsJson)) },
+      );
     }
   }
   const config =

@@ -6,20 +6,38 @@
  * nginx loads once per (re)load with js_preload_object. Everything per host (the host, its
  * ACCESS_RULES rule, where a browser may come back to) is written into the server block.
  *
- * njs's js_set cannot wait for WebCrypto, so the check is an auth_request subrequest to an
- * internal location whose js_content awaits crypto.subtle and answers 204/401/403 with
- * headers that auth_request_set picks up; error_page 401/403 then answer the visitor.
+ * njs's js_set cannot wait for WebCrypto, so the check is an auth_request subrequest; it
+ * goes to nginx's own check server (NJS_CHECK_SERVER_FILE, one for every host in the --out
+ * directory, on loopback) whose js_content awaits crypto.subtle and answers 200/401/403
+ * with headers that auth_request_set picks up; error_page 401/403 then answer the visitor.
+ *
+ * njs 0.7.9 keeps nothing between requests (a fresh VM each, no shared dict), so the check
+ * would import the key and verify the signature on every request. Instead nginx remembers
+ * the check's approvals with its own proxy_cache: the same Cookie and Authorization bytes,
+ * for the same host and rule, under the same keys, settings and script (a version hash)
+ * skip njs until the approval's X-Accel-Expires, which the check sets to at most
+ * APPROVAL_CACHE_SECONDS and never past the moment it would refuse the token for its exp.
+ * Refusals are never cached. The security argument is in the check server file's comment
+ * and docs/nginx.md.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { allowedRedirect } from "../../worker/http/redirect-allowlist.js";
 import { VERIFY_LEEWAY_SECONDS } from "../../worker/tokens/verify.js";
 import { indent, serverFrame, upstreamHeaderLines, visitorAuthority } from "./nginx.js";
-import { commandLine, IDENTITY_HEADERS, slug, type ProxyConfigRequest, type ProxySettings } from "./request.js";
+import { commandLine, IDENTITY_HEADERS, listenText, slug, type ProxyConfigRequest, type ProxySettings } from "./request.js";
 import type { SignerKey } from "./signer-keys.js";
 
 export const NJS_SCRIPT_FILE = "jwt_cookie.js";
 export const NJS_SETTINGS_FILE = "jwt-cookie.json";
+/** The http-level part every host's server block relies on: the check server and the approval cache. */
+export const NJS_CHECK_SERVER_FILE = "jwt-cookie-check.conf";
+/** The longest an approval is remembered, even for a token that is valid much longer. */
+export const APPROVAL_CACHE_SECONDS = 60;
 const CHECK_LOCATION = "/.jwt-cookie/check";
+const CHECK_UPSTREAM = "jwt_cookie_check";
+const APPROVAL_ZONE = "jwt_cookie_approvals";
+const SETTINGS_VERSION = "$jwt_cookie_settings_version";
 
 /** The njs script, as it is in the repository. */
 export function njsScript(): string {
@@ -33,10 +51,84 @@ export function njsSettings(request: ProxyConfigRequest, settings: ProxySettings
     issuer: settings.issuer,
     audience: settings.audience,
     leeway: VERIFY_LEEWAY_SECONDS,
+    approvalCacheSeconds: APPROVAL_CACHE_SECONDS,
     signInOrigin: request.publicUrl,
     keys: keys.map(({ kid, pem }) => ({ kid, pem })),
   };
   return `${JSON.stringify(body, null, 2)}\n`;
+}
+
+/**
+ * What every cached approval is filed under besides the request's own headers: the script
+ * and the settings file (keys, issuer, audience, leeway, cache limit), as nginx loads them
+ * together on (re)load. A new key set, settings or script means new cache keys.
+ */
+export function settingsVersion(script: string, settingsJson: string): string {
+  return createHash("sha256").update(script).update("\0").update(settingsJson).digest("hex").slice(0, 32);
+}
+
+/**
+ * NJS_CHECK_SERVER_FILE: the approval cache, the version its keys carry, and the check
+ * server itself. Written with the keys (the version depends on them), one for every host
+ * that shares the --out directory.
+ */
+export function nginxCheckServerConfig(request: ProxyConfigRequest, version: string): string {
+  const { nginxDir, nginxCacheDir } = request;
+  const listen = listenText(request.nginxCheckListen);
+  return `# jwt-cookie: nginx's own cookie check (njs) and the cache of its approvals, for every
+# host whose server block is in ${nginxDir}. Written with the signer's keys by every
+# npm run proxy-config -- nginx --check native --out ${nginxDir} (the last run's copy counts).
+#
+# What the approval cache changes (docs/nginx.md): each host's /.jwt-cookie/check asks the
+# server below and caches its 200 (allowed, with the identity headers) under the exact
+# Cookie and Authorization headers, the host, its ACCESS_RULES rule and the version below.
+# - An approval ends at min(${APPROVAL_CACHE_SECONDS} s, one second before the token's exp + leeway):
+#   never used after the check itself would refuse the token as expired.
+# - The version changes whenever the generator writes other keys, settings or another
+#   script: after a key rotation (generator + reload) no old approval is found again.
+# - A different Cookie header (another value, another order, an extra cookie) is another
+#   cache key and is checked afresh.
+# - Refusals (401, 403) are never cached; nor is any answer with Set-Cookie or Vary.
+# Like the check itself, the cache cannot see sign-outs: a copied cookie works until exp.
+# nginx creates the last level of ${nginxCacheDir} (owned by its worker user).
+
+proxy_cache_path ${nginxCacheDir} levels=1:2 keys_zone=${APPROVAL_ZONE}:2m max_size=64m inactive=${APPROVAL_CACHE_SECONDS * 2}s use_temp_path=off;
+
+map "" ${SETTINGS_VERSION} {
+    default "${version}";
+}
+
+# Only the check's 200 may be cached (it sets X-Accel-Expires on approvals only).
+map $upstream_status $jwt_cookie_not_approval {
+    200 0;
+    default 1;
+}
+
+upstream ${CHECK_UPSTREAM} {
+    server ${listen};
+    keepalive 8;
+}
+
+# The check (njs), on loopback only; each host's server block sends it the visitor's
+# Cookie, Authorization, Accept, method and URI, and the host's own values. It answers
+# 200 + Remote-* headers, 401 (+ X-Sign-In-Url for browsers), or 403 when ACCESS_RULES say no.
+server {
+    listen ${listen};
+    server_name jwt-cookie-check;
+    access_log off;
+    large_client_header_buffers 4 32k;
+    js_import jwt_cookie from ${nginxDir}/${NJS_SCRIPT_FILE};
+    js_preload_object jwt_cookie_settings from ${nginxDir}/${NJS_SETTINGS_FILE};
+
+    location = /check {
+        js_content jwt_cookie.check;
+    }
+
+    location / {
+        return 404;
+    }
+}
+`;
 }
 
 function variable(name: string): string {
@@ -64,6 +156,8 @@ export function nginxNativeConfig(request: ProxyConfigRequest, settings: ProxySe
 # The signer's settings and public keys are in ${nginxDir}/${NJS_SETTINGS_FILE}, read when
 # nginx (re)loads: after a key rotation, run the generator again and reload nginx. It cannot
 # see sign-outs: a copied cookie stays valid until its exp (TOKEN_TTL); see docs/nginx.md.
+# The check runs in nginx's own check server, ${nginxDir}/${NJS_CHECK_SERVER_FILE}
+# (written with the keys), which also holds the cache of its approvals.
 
 map $http_upgrade ${connection} {
     default upgrade;
@@ -92,14 +186,39 @@ ${indent(upstreamHeaderLines(connection), 2)}
         proxy_pass ${upstream.origin};
     }
 
-    # The check (njs): 204 + Remote-* headers, 401 (+ X-Sign-In-Url for browsers), or 403
-    # when ACCESS_RULES say no. Clients cannot call it (internal).
+    # The check: nginx's own check server (njs, ${NJS_CHECK_SERVER_FILE}), whose approvals
+    # nginx remembers (see there). Only the headers set here reach it; clients cannot call
+    # this location (internal) nor set the host's values.
     location = ${CHECK_LOCATION} {
         internal;
-        set $jwt_cookie_host "${authority}";
-        set $jwt_cookie_rule '${rule}';
-        set $jwt_cookie_return_origin "${returnOrigin}";
-        js_content jwt_cookie.check;
+        proxy_pass http://${CHECK_UPSTREAM}/check;
+        proxy_method GET;
+        proxy_http_version 1.1;
+        proxy_pass_request_headers off;
+        proxy_pass_request_body off;
+        proxy_set_header Connection "";
+        proxy_set_header Cookie $http_cookie;
+        proxy_set_header Authorization $http_authorization;
+        proxy_set_header Accept $http_accept;
+        proxy_set_header X-Jwt-Cookie-Method $request_method;
+        proxy_set_header X-Jwt-Cookie-Uri $request_uri;
+        proxy_set_header X-Jwt-Cookie-Host "${authority}";
+        proxy_set_header X-Jwt-Cookie-Rule '${rule}';
+        proxy_set_header X-Jwt-Cookie-Return-Origin "${returnOrigin}";
+        proxy_cache ${APPROVAL_ZONE};
+        proxy_cache_key '${SETTINGS_VERSION}\\n${authority}\\n${rule}\\n$http_authorization\\n$http_cookie';
+        proxy_cache_lock on;
+        # Only the check's X-Accel-Expires makes an answer cacheable, and nothing inherited
+        # from http { } may cache more, reuse an expired approval or hide the check's answer.
+        proxy_ignore_headers Cache-Control Expires;
+        proxy_no_cache $jwt_cookie_not_approval $upstream_http_set_cookie $upstream_http_vary;
+        proxy_cache_valid any 0;
+        proxy_cache_use_stale off;
+        proxy_cache_background_update off;
+        proxy_cache_revalidate off;
+        proxy_cache_min_uses 1;
+        proxy_buffering on;
+        proxy_intercept_errors off;
     }
 
     # No valid session: browsers go to the sign-in page, scripts get 401 JSON.

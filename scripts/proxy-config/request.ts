@@ -32,6 +32,14 @@ export const DEFAULT_SIGNER = "http://127.0.0.1:8787";
 export const DEFAULT_VERIFIER = "http://127.0.0.1:8788";
 /** Where nginx's native check keeps its script, settings and keys unless --out says otherwise. */
 export const DEFAULT_NGINX_DIR = "/etc/nginx/jwt-cookie";
+/**
+ * nginx native: where nginx's own check server (the njs check behind the approval cache)
+ * listens. Loopback TCP rather than a unix socket: nginx does not remove a socket file left
+ * by a crash, and then refuses to start until someone deletes it.
+ */
+export const DEFAULT_NGINX_CHECK_LISTEN = "127.0.0.1:8789";
+/** nginx native: the approval cache (proxy_cache_path); Debian's nginx keeps its own state in /var/lib/nginx. */
+export const DEFAULT_NGINX_CACHE_DIR = "/var/lib/nginx/jwt-cookie";
 
 /** The identity headers /verify answers with and the upstream receives. */
 export const IDENTITY_HEADERS = ["Remote-User", "Remote-Name", "Remote-Groups"] as const;
@@ -66,6 +74,10 @@ export interface ProxyConfigRequest {
   out: string | undefined;
   /** nginx native: where the njs script, its settings and keys/ live (--out, else the default). */
   nginxDir: string;
+  /** nginx native: the loopback address of nginx's own check server (--check-listen). */
+  nginxCheckListen: Listen;
+  /** nginx native: the directory of the approval cache (--cache-dir). */
+  nginxCacheDir: string;
   /** Plain HTTP on this address instead of HTTPS on 443 (tests, or TLS terminated in front). */
   listen: Listen | undefined;
   /** HAProxy: the signer's public key file(s) (/public-key.pem); several while keys rotate. */
@@ -106,6 +118,10 @@ export const USAGE = `Usage: npm run proxy-config -- <caddy|nginx|traefik|haprox
   --out <dir>            write the config and every file it references (nginx native: the njs
                          script, its settings, the signer's public keys) into this directory
   --listen <[addr:]port> plain HTTP on this address instead of HTTPS on 443 (caddy, nginx, haproxy)
+  --check-listen <addr:port>  nginx native: the loopback address of nginx's own check server,
+                         whose approvals nginx caches (default ${DEFAULT_NGINX_CHECK_LISTEN})
+  --cache-dir <dir>      nginx native: the approval cache's directory; nginx creates its last
+                         level (default ${DEFAULT_NGINX_CACHE_DIR})
   --pem-path <file>      haproxy without --out: the signer's /public-key.pem saved here (repeat
                          during a key rotation; default /etc/haproxy/jwt-cookie.pem)
   --entrypoint <name>    traefik: the entry point (default websecure)
@@ -123,6 +139,8 @@ const FLAGS_WITH_VALUE = new Set([
   "--public-url",
   "--out",
   "--listen",
+  "--check-listen",
+  "--cache-dir",
   "--pem-path",
   "--entrypoint",
 ]);
@@ -136,6 +154,11 @@ const SAFE_VALUE = /^[A-Za-z0-9._~:/@+-]{1,128}$/;
 function parseUpstream(value: string): URL | undefined {
   const origin = parseOrigin(value);
   return origin === undefined ? undefined : new URL(origin);
+}
+
+/** 127.0.0.0/8, [::1] or localhost. */
+function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && (address === "localhost" || address === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address));
 }
 
 function parseListen(value: string): Listen | undefined {
@@ -269,6 +292,18 @@ export function parseProxyConfigArgs(argv: string[], env: Env): ParseResult {
   if (listenRaw !== undefined && !listen) return fail(`--listen "${listenRaw}" is not [address:]port, e.g. 8080 or 127.0.0.1:8080.`);
   if (listen && proxy === "traefik") return fail("--listen does not apply to Traefik (entry points are static configuration): use --entrypoint.");
 
+  const nginxNative = proxy === "nginx" && check === "native";
+  const checkListenRaw = single("--check-listen");
+  if (checkListenRaw !== undefined && !nginxNative) return fail("--check-listen applies to nginx --check native only.");
+  const nginxCheckListen = parseListen(checkListenRaw ?? DEFAULT_NGINX_CHECK_LISTEN);
+  if (!nginxCheckListen || !isLoopback(nginxCheckListen.address)) {
+    return fail(`--check-listen "${checkListenRaw}" is not a loopback address:port such as ${DEFAULT_NGINX_CHECK_LISTEN} (the check server must not be reachable from the network).`);
+  }
+  const cacheDirRaw = single("--cache-dir");
+  if (cacheDirRaw !== undefined && !nginxNative) return fail("--cache-dir applies to nginx --check native only.");
+  const nginxCacheDir = (cacheDirRaw ?? DEFAULT_NGINX_CACHE_DIR).replace(/(.)\/+$/, "$1");
+  if (!SAFE_PATH.test(nginxCacheDir) || nginxCacheDir === "/") return fail(`--cache-dir "${cacheDirRaw}" must be an absolute directory path of letters, digits and . _ / -.`);
+
   const pemPaths = values.get("--pem-path") ?? [];
   if (pemPaths.length > 0 && proxy !== "haproxy") return fail("--pem-path applies to haproxy only.");
   if (pemPaths.length > 0 && out !== undefined) return fail("--pem-path and --out do not go together: with --out the keys are fetched from --signer and saved in <dir>/keys.");
@@ -301,6 +336,8 @@ export function parseProxyConfigArgs(argv: string[], env: Env): ParseResult {
       publicUrl,
       out,
       nginxDir: out ?? DEFAULT_NGINX_DIR,
+      nginxCheckListen,
+      nginxCacheDir,
       listen,
       pemPaths: pemPaths.length > 0 ? pemPaths : [DEFAULT_PEM_PATH],
       dockerLabels,
@@ -319,6 +356,11 @@ export function commandLine(request: ProxyConfigRequest): string {
   if (request.check === "native") parts.push("--public-url", request.publicUrl);
   if (request.out !== undefined) parts.push("--out", request.out);
   if (request.listen) parts.push("--listen", listenText(request.listen));
+  if (request.proxy === "nginx" && request.check === "native") {
+    const checkListen = listenText(request.nginxCheckListen);
+    if (checkListen !== DEFAULT_NGINX_CHECK_LISTEN) parts.push("--check-listen", checkListen);
+    if (request.nginxCacheDir !== DEFAULT_NGINX_CACHE_DIR) parts.push("--cache-dir", request.nginxCacheDir);
+  }
   if (request.proxy === "haproxy" && request.out === undefined) for (const path of request.pemPaths) parts.push("--pem-path", path);
   if (request.proxy === "traefik") {
     if (request.entryPoint !== "websecure") parts.push("--entrypoint", request.entryPoint);

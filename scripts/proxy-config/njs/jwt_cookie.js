@@ -11,6 +11,15 @@
  *   ACCESS_RULES for this host; identity headers sanitised as the signer does.
  * What it cannot see: the signer's deny-list of signed-out sessions (docs/nginx.md).
  *
+ * check() runs in nginx's own check server (jwt-cookie-check.conf), asked by each host's
+ * internal /.jwt-cookie/check location, which sends the visitor's Cookie, Authorization and
+ * Accept, and as X-Jwt-Cookie-* headers the visitor's method and URI and the host's own
+ * values. nginx caches its approvals (proxy_cache): an allowed answer carries
+ * X-Accel-Expires, at most approvalCacheSeconds ahead and never up to the moment this
+ * check would refuse one of the valid tokens it looked at (their exp + leeway); when the
+ * answer could change sooner (a token that is not valid YET), there is none. Refusals carry
+ * none and are never cached.
+ *
  * Written into the --out directory by `npm run proxy-config`, next to jwt-cookie.json: the
  * signer's settings and public keys, which nginx loads with js_preload_object when it reads
  * its configuration (start, reload) and hands to every request as the global
@@ -102,6 +111,9 @@ function checkTimes(claims, now) {
   return undefined;
 }
 
+/** Reasons that can turn into a valid token later: an answer that saw one must not be cached. */
+var NOT_YET = { not_yet_valid: true, issued_in_future: true };
+
 /** Promise of {ok: true, claims} or {ok: false, reason} with the signer's reasons. */
 function verify(token, nowSeconds) {
   var fail = function (reason) { return Promise.resolve({ ok: false, reason: reason }); };
@@ -185,6 +197,9 @@ function sessionCookies(header, name) {
  * → "ambiguous_cookie"; one user → the highest iat (ties: highest exp, then the first sent).
  * "Authorization: Bearer <JWT>" only when no value under our name was sent. (The signer's
  * deny-list is out of sight here, so "signed out" does not apply.)
+ * An accepted session also says until when this answer holds (`stableUntil`, Unix seconds,
+ * inclusive): the first moment a valid token expires, or undefined when a presented
+ * token is not valid yet (it may become valid and change the answer at any time).
  */
 function presentedSession(cookieValues, authorization, nowSeconds) {
   var bearer = /^Bearer +(\S+)\s*$/i.exec(authorization || "");
@@ -193,18 +208,23 @@ function presentedSession(cookieValues, authorization, nowSeconds) {
   return Promise.all(tokens.map(function (token) { return verify(token, nowSeconds); })).then(function (results) {
     var firstFailure;
     var valid = [];
+    var changesLater = false;
     results.forEach(function (result) {
       if (result.ok) valid.push(result.claims);
       else if (firstFailure === undefined) firstFailure = result.reason;
+      if (!result.ok && has(NOT_YET, result.reason)) changesLater = true;
     });
     if (valid.length === 0) return { ok: false, reason: firstFailure };
     var chosen = valid[0];
+    var firstExp = valid[0].exp;
     for (var i = 1; i < valid.length; i++) {
       var c = valid[i];
       if (c.sub !== valid[0].sub) return { ok: false, reason: "ambiguous_cookie" };
       if (c.iat > chosen.iat || (c.iat === chosen.iat && c.exp > chosen.exp)) chosen = c;
+      if (c.exp < firstExp) firstExp = c.exp;
     }
-    return { ok: true, claims: chosen };
+    // checkTimes accepts while now <= exp + leeway.
+    return { ok: true, claims: chosen, stableUntil: changesLater ? undefined : firstExp + SETTINGS.leeway };
   });
 }
 
@@ -299,9 +319,7 @@ function normalisedTarget(uri) {
   return "/" + out.join("/") + percentEncode(query, "\"<>'") + percentEncode(fragment, '"<>`');
 }
 
-function returnTo(r) {
-  var origin = r.variables.jwt_cookie_return_origin;
-  var uri = r.variables.request_uri;
+function returnTo(origin, uri) {
   if (!origin || !uri || uri.charAt(0) !== "/") return undefined;
   var target = origin + uri;
   if (target.length > MAX_RETURN_URL || FORBIDDEN.test(target)) return undefined;
@@ -322,28 +340,42 @@ function escapeHtml(text) {
   return text.replace(/[&<>"']/g, function (ch) { return "&#" + ch.charCodeAt(0) + ";"; });
 }
 
-function parsedRule(r) {
-  var text = r.variables.jwt_cookie_rule;
+function parsedRule(text) {
   return text ? JSON.parse(text) : undefined;
 }
 
 /**
- * auth_request target: 204 with Remote-* headers, or 401 (X-Jwt-Cookie-Refusal = the
- * reason; X-Sign-In-Url for browser navigations), or 403 (X-Jwt-Cookie-Denied = the
- * reason, URI-encoded). The named locations turn 401/403 into the visitor's answer.
+ * Until when nginx may reuse this approval (X-Accel-Expires "@<Unix seconds>", inclusive),
+ * or undefined: never past approvalCacheSeconds, and one second short of the first moment
+ * the check would answer otherwise (nginx's clock is read once per event-loop turn, so it
+ * may lag this one).
+ */
+function approvalExpiry(session, now) {
+  if (session.stableUntil === undefined) return undefined;
+  var until = Math.min(now + SETTINGS.approvalCacheSeconds, session.stableUntil - 1);
+  return until > now ? until : undefined;
+}
+
+/**
+ * The check server's /check (asked by each host's internal /.jwt-cookie/check, which sets
+ * the X-Jwt-Cookie-* headers): 200 with Remote-* headers (and X-Accel-Expires: nginx may
+ * cache it), or 401 (X-Jwt-Cookie-Refusal = the reason; X-Sign-In-Url for browser
+ * navigations), or 403 (X-Jwt-Cookie-Denied = the reason, URI-encoded). The host's named
+ * locations turn 401/403 into the visitor's answer.
  */
 function check(r) {
   var now = Math.floor(Date.now() / 1000);
-  var browser = isBrowserNavigation(r.variables.request_method, r.headersIn.Accept);
-  presentedSession(sessionCookies(r.variables.http_cookie, SETTINGS.cookieName), r.headersIn.Authorization, now)
+  var visitor = r.headersIn;
+  var browser = isBrowserNavigation(visitor["X-Jwt-Cookie-Method"], visitor.Accept);
+  presentedSession(sessionCookies(r.variables.http_cookie, SETTINGS.cookieName), visitor.Authorization, now)
     .then(function (session) {
       if (!session.ok) {
         r.headersOut["X-Jwt-Cookie-Refusal"] = session.reason;
-        if (browser) r.headersOut["X-Sign-In-Url"] = signInUrl(returnTo(r));
+        if (browser) r.headersOut["X-Sign-In-Url"] = signInUrl(returnTo(visitor["X-Jwt-Cookie-Return-Origin"], visitor["X-Jwt-Cookie-Uri"]));
         r.return(401);
         return;
       }
-      var decision = decideAccess(parsedRule(r), r.variables.jwt_cookie_host, session.claims);
+      var decision = decideAccess(parsedRule(visitor["X-Jwt-Cookie-Rule"]), visitor["X-Jwt-Cookie-Host"], session.claims);
       if (!decision.allowed) {
         r.headersOut["X-Jwt-Cookie-Denied"] = encodeURIComponent(decision.reason);
         r.return(403);
@@ -351,7 +383,9 @@ function check(r) {
       }
       var headers = identityHeaders(session.claims);
       Object.keys(headers).forEach(function (name) { r.headersOut[name] = headers[name]; });
-      r.return(204);
+      var expiry = approvalExpiry(session, now);
+      if (expiry !== undefined) r.headersOut["X-Accel-Expires"] = "@" + expiry;
+      r.return(200);
     })
     .catch(function (error) {
       r.error("jwt-cookie: check failed: " + error);
