@@ -358,7 +358,7 @@ function proxyWhy(p: ProxyResult, results: BenchResults): string {
     const haproxy = results.proxies.find((q): q is ProxyResult => !("error" in q) && q.proxy === "haproxy");
     const rawVerify = results.crypto ? ` (one ES256 verify through Node's crypto.subtle costs about ${us(1e6 / results.crypto.verify.rawMedian)} of wall time in part 3)` : "";
     const compare = haproxy
-      ? ` HAProxy, which verifies the signature with OpenSSL on every request (key loaded once at start-up), costs ${us(extraUs(haproxy.auth.median, haproxy.plain.median))} per request in this run.`
+      ? ` HAProxy, which likewise verifies each token's signature once (with OpenSSL, its key loaded at start-up) and remembers it, costs ${us(extraUs(haproxy.auth.median, haproxy.plain.median))} per request in this run.`
       : "";
     const njs =
       p.njs && !("error" in p.njs)
