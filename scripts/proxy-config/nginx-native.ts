@@ -24,7 +24,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { allowedRedirect } from "../../worker/http/redirect-allowlist.js";
 import { VERIFY_LEEWAY_SECONDS } from "../../worker/tokens/verify.js";
-import { indent, serverFrame, upstreamHeaderLines, visitorAuthority } from "./nginx.js";
+import { indent, serverOpening, upstreamHeaderLines, visitorAuthority } from "./nginx.js";
 import { commandLine, IDENTITY_HEADERS, listenText, slug, type ProxyConfigRequest, type ProxySettings } from "./request.js";
 import type { SignerKey } from "./signer-keys.js";
 
@@ -139,7 +139,6 @@ export function nginxNativeConfig(request: ProxyConfigRequest, settings: ProxySe
   const { host, upstream, nginxDir } = request;
   const { scheme, authority } = visitorAuthority(request);
   const connection = `$jwt_cookie_connection_${slug(host)}`;
-  const { listenLines, httpsRedirect } = serverFrame(request);
   // Decided here, once, with the signer's own rule: may a browser come back to this host
   // after signing in? Only the path and query vary per request (the script checks those).
   const origin = `${scheme}://${authority}`;
@@ -159,13 +158,7 @@ export function nginxNativeConfig(request: ProxyConfigRequest, settings: ProxySe
 # The check runs in nginx's own check server, ${nginxDir}/${NJS_CHECK_SERVER_FILE}
 # (written with the keys), which also holds the cache of its approvals.
 
-map $http_upgrade ${connection} {
-    default upgrade;
-    '' close;
-}
-${httpsRedirect}
-server {
-${indent([...listenLines, `server_name ${host};`], 1)}
+${serverOpening(request, connection)}
     js_import jwt_cookie from ${nginxDir}/${NJS_SCRIPT_FILE};
     js_preload_object jwt_cookie_settings from ${nginxDir}/${NJS_SETTINGS_FILE};
 

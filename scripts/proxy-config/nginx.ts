@@ -26,8 +26,12 @@ export function visitorAuthority(request: ProxyConfigRequest): { scheme: "http" 
 
 export const indent = (lines: string[], depth: number): string => lines.map((line) => `${"    ".repeat(depth)}${line}`).join("\n");
 
-/** listen/ssl lines of the protected server block, and the port-80 redirect block for HTTPS. */
-export function serverFrame(request: ProxyConfigRequest): { listenLines: string[]; httpsRedirect: string } {
+/**
+ * Everything of a protected host's config up to its server_name line: the Upgrade map for
+ * WebSockets (named `connection`), the port-80 redirect block for HTTPS, and the opening of
+ * the server block with its listen/ssl lines. The caller goes on inside the server block.
+ */
+export function serverOpening(request: ProxyConfigRequest, connection: string): string {
   const { host, listen } = request;
   const listenLines = listen
     ? [`listen ${listen.address ? `${listen.address}:` : ""}${listen.port};`]
@@ -47,7 +51,13 @@ server {
     return 301 https://$host$request_uri;
 }
 `;
-  return { listenLines, httpsRedirect };
+  return `map $http_upgrade ${connection} {
+    default upgrade;
+    '' close;
+}
+${httpsRedirect}
+server {
+${indent([...listenLines, `server_name ${host};`], 1)}`;
 }
 
 /** The proxy_set_header lines after the identity headers: the upstream's view, WebSockets. */
@@ -102,7 +112,6 @@ function nginxForwardAuthConfig(request: ProxyConfigRequest): string {
         ]
       : []),
   ];
-  const { listenLines, httpsRedirect } = serverFrame(request);
   const who = request.check === "local" ? "The local verifier" : "The signer";
 
   return `# jwt-cookie: ${host} for people signed in with Home Assistant.
@@ -115,13 +124,7 @@ upstream ${signerUpstream} {
     keepalive 16;
 }
 
-map $http_upgrade ${connection} {
-    default upgrade;
-    '' close;
-}
-${httpsRedirect}
-server {
-${indent([...listenLines, `server_name ${host};`], 1)}
+${serverOpening(request, connection)}
 
     location / {
         auth_request ${VERIFY_LOCATION};
