@@ -15,9 +15,9 @@
 import { Miniflare } from "miniflare";
 import { dirname } from "node:path";
 import { ORIGIN_ROUTER } from "../../test/support/signer.js";
-import { compareHttp, ratioOfRounds, type Plan, type VariantStats } from "./ab.js";
+import type { Plan, VariantStats } from "./ab.js";
 import { compatibilityDate } from "./build.js";
-import { getWithHost } from "./host-get.js";
+import { compareCheckedPair } from "./checked-pair.js";
 import type { LoadGenerator } from "./http-load.js";
 import { signIn } from "./signer-load.js";
 import type { Upstream } from "./upstream.js";
@@ -69,26 +69,9 @@ export async function measureGate(
     const port = Number(new URL(url).port);
     // Signed in at the signer's own routes (any host that is not gated).
     const { cookie } = await signIn({ name: "workerd (gate)", url, close: async () => undefined }, options.haToken);
-    const request = (host: string) => ({ host: "127.0.0.1", port, method: "GET" as const, path: "/dashboard", headers: { Host: `${host}:${port}`, Cookie: cookie } });
-    // Each side answers 200 through the upstream before anything is measured (a 3xx/401 would mean no check passed) ...
-    for (const host of [GATE_HOST, PASS_HOST]) {
-      const { status, body } = await getWithHost(port, `${host}:${port}`, { Cookie: cookie });
-      if (status !== 200 || body !== "ok") throw new Error(`${host}: expected the upstream's 200 "ok", got ${status} ${body.slice(0, 200)}`);
-    }
-    // ... and the gate really checks: without the cookie it refuses.
-    const refused = await getWithHost(port, `${GATE_HOST}:${port}`);
-    if (refused.status === 200) throw new Error(`${GATE_HOST} answered 200 without a cookie: the gate is not checking`);
-    const stats = await compareHttp(
-      generator,
-      [
-        { key: "pass-through", spec: request(PASS_HOST), expectStatus: 200 },
-        { key: "gate", spec: request(GATE_HOST), expectStatus: 200 },
-      ],
-      options.plan,
-    );
-    const gate = stats.get("gate")!;
-    const passThrough = stats.get("pass-through")!;
-    return { gate, passThrough, ratio: ratioOfRounds(gate.rates, passThrough.rates) };
+    const side = (host: string) => ({ port, host: `${host}:${port}` });
+    const measured = await compareCheckedPair(generator, { checked: side(GATE_HOST), unchecked: side(PASS_HOST), cookie }, options.plan);
+    return { gate: measured.checked, passThrough: measured.unchecked, ratio: measured.ratio };
   } finally {
     await mf.dispose();
   }

@@ -16,10 +16,10 @@ import { generateProxyConfig } from "../proxy-config/generate.js";
 import { freePort } from "../../test/proxies/support/processes.js";
 import { startCaddy, startHaproxy, startNginx, type RunningProxy } from "../../test/proxies/support/proxies.js";
 import { buildProxyConfig, writeOutDir } from "../proxy-config/out-dir.js";
-import { compareHttp, ratioOfRounds, type Plan, type VariantStats } from "./ab.js";
+import type { Plan, VariantStats } from "./ab.js";
 import type { LoadGenerator } from "./http-load.js";
 import { measureNjsCosts, type NjsCosts } from "./njs-costs.js";
-import { getWithHost } from "./host-get.js";
+import { compareCheckedPair } from "./checked-pair.js";
 import { startUpstream } from "./upstream.js";
 
 export const BENCH_HOST = "bench.example.test";
@@ -163,36 +163,14 @@ export async function measureProxies(
           jwtQueries = config.match(/jwt_(payload|header)_query\(/g)?.length ?? 0;
           running = await startHaproxy([config, plain.haproxy(plainPort, upstream.url)], [authPort, plainPort]);
         }
-        const request = (port: number) => ({
-          host: "127.0.0.1",
-          port,
-          method: "GET" as const,
-          path: "/dashboard",
-          headers: { Host: `${BENCH_HOST}:${port}`, Cookie: options.cookie },
-        });
-        // Before measuring: both sites reach the upstream with the cookie, and the authenticated one refuses without it.
-        for (const port of [plainPort, authPort]) {
-          const { status, body } = await getWithHost(port, `${BENCH_HOST}:${port}`, { Cookie: options.cookie });
-          if (status !== 200 || body !== "ok") throw new Error(`port ${port}: expected the upstream's 200 "ok" with the cookie, got ${status} ${body.slice(0, 200)}`);
-        }
-        const refused = await getWithHost(authPort, `${BENCH_HOST}:${authPort}`);
-        if (refused.status === 200) throw new Error("the authenticated site answered 200 without a cookie: it is not checking");
-        const stats = await compareHttp(
-          generator,
-          [
-            { key: "plain", spec: request(plainPort), expectStatus: 200 },
-            { key: "auth", spec: request(authPort), expectStatus: 200 },
-          ],
-          options.plan,
-        );
-        const auth = stats.get("auth")!;
-        const plainStats = stats.get("plain")!;
+        const side = (port: number) => ({ port, host: `${BENCH_HOST}:${port}` });
+        const measured = await compareCheckedPair(generator, { checked: side(authPort), unchecked: side(plainPort), cookie: options.cookie }, options.plan);
         results.push({
           proxy,
           how: HOW[proxy],
-          auth,
-          plain: plainStats,
-          ratio: ratioOfRounds(auth.rates, plainStats.rates),
+          auth: measured.checked,
+          plain: measured.unchecked,
+          ratio: measured.ratio,
           ...(jwtQueries !== undefined ? { jwtQueries } : {}),
           ...(njs !== undefined ? { njs } : {}),
         });
