@@ -13,7 +13,7 @@ import { allowedRedirect, type RedirectPolicy } from "../http/redirect-allowlist
 import type { RevocationList } from "../tokens/revocation-list.js";
 import type { SessionClaims } from "../tokens/sign.js";
 import { chooseSession, presentedSessions, type CredentialSource, type PresentedSession, type SessionCheckers } from "./presented-session.js";
-import { approvalKey, type AllowedOutcome, type RememberedApprovals } from "./remembered-approvals.js";
+import type { AllowedOutcome, RememberedApprovals } from "./remembered-approvals.js";
 
 /** The request for the protected service, as the role sees it (from the proxy's X-Forwarded-* or the request itself). */
 export interface ProtectedRequest {
@@ -67,16 +67,15 @@ export interface CheckSources extends SessionCheckers {
  */
 export function checkSession(sources: CheckSources, policy: CheckPolicy, request: ProtectedRequest, now: number): CheckOutcome | Promise<CheckOutcome> {
   const approvals = sources.approvals;
-  const key = approvals && approvalKey(request);
-  if (!approvals || key === undefined) return checkInFull(sources, policy, request, now).then((checked) => checked.outcome);
+  if (!approvals) return checkInFull(sources, policy, request, now).then((checked) => checked.outcome);
   const epoch = approvals.sync(sources, policy);
-  const recalled = approvals.recall(key, now);
-  if (!recalled) return checkAndRemember(sources, policy, request, now, approvals, key, epoch);
+  const recalled = approvals.recall(request, now);
+  if (!recalled) return checkAndRemember(sources, policy, request, now, approvals, epoch);
   if (!recalled.askDenyList) return recalled.outcome;
   return sources.revocations.isRevoked(recalled.outcome.claims.jti, now).then((revoked) => {
     if (!revoked) return recalled.outcome;
-    approvals.forget(key);
-    return checkAndRemember(sources, policy, request, now, approvals, key, epoch);
+    approvals.forget(request);
+    return checkAndRemember(sources, policy, request, now, approvals, epoch);
   });
 }
 
@@ -86,11 +85,10 @@ async function checkAndRemember(
   request: ProtectedRequest,
   now: number,
   approvals: RememberedApprovals,
-  key: string,
   epoch: number,
 ): Promise<CheckOutcome> {
   const { outcome, tokens } = await checkInFull(sources, policy, request, now);
-  if (outcome.kind === "allowed" && tokens === 1) approvals.remember(key, outcome, epoch, sources, policy);
+  if (outcome.kind === "allowed" && tokens === 1) approvals.remember(request, outcome, epoch, sources, policy);
   return outcome;
 }
 

@@ -30,21 +30,37 @@ export function originalUrl(c: Context): string | undefined {
   return `${proto}://${host}${uri}`;
 }
 
-/** The protected request as a forward-auth proxy describes it to /verify. */
+/**
+ * The protected request as a forward-auth proxy describes it to /verify. Method and Accept
+ * are read only when the check refuses (a browser is redirected, a script gets 401); a class,
+ * so that its getters live on the prototype and a request costs one small object.
+ */
+class ForwardedRequest implements ProtectedRequest {
+  readonly cookieHeader: string | undefined;
+  readonly authorization: string | undefined;
+  readonly host: string | undefined;
+
+  constructor(private readonly c: Context) {
+    this.cookieHeader = c.req.header("Cookie");
+    this.authorization = c.req.header("Authorization");
+    this.host = firstForwarded(c.req.header("X-Forwarded-Host"));
+  }
+
+  url(): string | undefined {
+    return originalUrl(this.c);
+  }
+
+  get method(): string {
+    return this.c.req.header("X-Forwarded-Method") ?? this.c.req.method;
+  }
+
+  get accept(): string | undefined {
+    return this.c.req.header("Accept");
+  }
+}
+
 export function forwardedRequest(c: Context): ProtectedRequest {
-  return {
-    cookieHeader: c.req.header("Cookie"),
-    authorization: c.req.header("Authorization"),
-    host: firstForwarded(c.req.header("X-Forwarded-Host")),
-    url: () => originalUrl(c),
-    // Read only when the check refuses (a browser is redirected, a script gets 401).
-    get method() {
-      return c.req.header("X-Forwarded-Method") ?? c.req.method;
-    },
-    get accept() {
-      return c.req.header("Accept");
-    },
-  };
+  return new ForwardedRequest(c);
 }
 
 /**
