@@ -66,8 +66,11 @@ export function createRevocationCopy(options: {
           lastError = "the deny-list feed answered something that is not a feed page; copy kept";
           return false;
         }
-        for (const { jti, exp } of answer.body.revoked) revoked.set(jti, true, (exp + VERIFY_LEEWAY_SECONDS) * 1000);
-        if (answer.body.revoked.length > 0) version++;
+        for (const { jti, exp } of answer.body.revoked) {
+          // The feed sends recent entries again (its overlap): only a sign-out not yet known is a change.
+          if (revoked.peek(jti, now) === undefined) version++;
+          revoked.set(jti, true, (exp + VERIFY_LEEWAY_SECONDS) * 1000);
+        }
         cursor = answer.body.cursor;
         if (!answer.body.more) {
           syncedAt = now;
