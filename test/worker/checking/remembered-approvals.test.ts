@@ -5,6 +5,7 @@
  * computed one; everything else is what the check itself would answer at that moment.
  */
 import { beforeAll, describe, expect, test } from "vitest";
+import { allowedResponse } from "../../../worker/checking/check-response.js";
 import { createRememberedApprovals, MAX_APPROVAL_KEY_CHARS, MAX_REMEMBERED_APPROVALS, type RememberedApprovals } from "../../../worker/checking/remembered-approvals.js";
 import { checkSession, type CheckOutcome, type CheckPolicy, type CheckSources, type ProtectedRequest } from "../../../worker/checking/session-check.js";
 import { generateKeyPair, importKeyRing, type KeyRing } from "../../../worker/tokens/keys.js";
@@ -70,6 +71,15 @@ describe("remembered approvals", () => {
     // Without memory the check computes the same answer.
     const plain = await check({ ...s, approvals: undefined }, r);
     expect(plain).toEqual({ remembered: false, outcome: first.outcome });
+    // /verify's 200: the same headers whether computed or remembered.
+    const headersOf = (outcome: CheckOutcome) => (outcome.kind === "allowed" ? [...allowedResponse(outcome).headers] : []);
+    expect(headersOf(second.outcome)).toEqual(headersOf(first.outcome));
+    expect(headersOf(first.outcome)).toEqual([
+      ["cache-control", "no-store"],
+      ["remote-groups", "user"],
+      ["remote-name", "Alice"],
+      ["remote-user", alice.id],
+    ]);
   });
 
   test("a sign-out refuses the remembered cookie on the very next request", async () => {
