@@ -25,6 +25,14 @@ export class BoundedCache<K, V> {
     return entry.value;
   }
 
+  /** The value if present and not expired at `now` (ms), without refreshing its recency (oldest-first eviction). */
+  peek(key: K, now: number): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry || entry.expiresAt > now) return entry?.value;
+    this.entries.delete(key);
+    return undefined;
+  }
+
   set(key: K, value: V, expiresAt: number): void {
     this.entries.delete(key);
     this.entries.set(key, { value, expiresAt });

@@ -4,6 +4,7 @@
  * does not import, gives no runtime at all, so nothing can ever be signed with it.
  */
 import type { Context } from "hono";
+import { createRememberedApprovals, type RememberedApprovals } from "./checking/remembered-approvals.js";
 import { describeProblems, loadBindings, loadSettings, type Env, type Platform, type Settings } from "./config.js";
 import { createBanGuard, type BanGuard } from "./home-assistant/ban-guard.js";
 import { fetchCurrentUser, type HomeAssistantUser } from "./home-assistant/current-user.js";
@@ -29,6 +30,8 @@ export interface Runtime {
   userDirectory: UserDirectory;
   rateLimiter: RateLimiter;
   revocations: RevocationList;
+  /** THE check's allowed answers, remembered for /verify and the gate (checking/remembered-approvals.ts). */
+  approvals: RememberedApprovals;
   sessions: SessionIssuer;
   haSessions: HaSessionIndex;
 }
@@ -97,6 +100,7 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
       userDirectory,
       rateLimiter: createRateLimiter(settings.rateLimitPerMinute, settings.cacheMaxEntries),
       revocations,
+      approvals: createRememberedApprovals(settings.cacheMaxEntries),
       sessions: createSessionIssuer(keys, settings, revocations),
       haSessions: createHaSessionIndex(revocations, settings.cacheMaxEntries),
     },

@@ -83,10 +83,15 @@ function verifyWhy(r: SignerLoadResult, results: BenchResults, ratio: number): s
     );
   }
   const base =
-    `No cryptography here: the cookie is a verifier-cache hit. The ${us(extra)} per request that /verify costs more than /bare ` +
-    `is the product's per-request work: the runtime middleware (a WeakMap lookup), Cookie parsing, the verified-token ` +
-    `cache lookup, the deny-list check (an async call), ACCESS_RULES, Hono's routing through the mounted route modules, ` +
-    `and the identity headers (built once per session and passed as one object), while /bare runs none of it.`;
+    `No cryptography and no check work here: the bench sends the same cookie every time, so from the second request on ` +
+    `/verify answers from the check's remembered approvals (checking/remembered-approvals.ts): the Cookie, Authorization ` +
+    `and X-Forwarded-Host headers read, one Map look-up under a short sample of them, the whole request compared, the ` +
+    `token's times checked, the key, policy and deny-list versions compared, and one frozen header object per session ` +
+    `handed to the Response. The ${us(extra)} per request that /verify costs more than /bare is that; the signer's runtime ` +
+    `middleware, which every signer path runs (the runtime lookup and the gated-host test) and which puts Hono's async ` +
+    `composition and a promise on the path; the longer request (the Cookie header, about 450 bytes) to parse; and four ` +
+    `more response headers (Cache-Control and the Remote-* identity headers) for the server to write and the load ` +
+    `generator to read, while /bare has none of it.`;
   if (r.server === "node") {
     const appBare = diag(results, APP_BARE);
     const appVerify = diag(results, APP_VERIFY);
@@ -323,11 +328,15 @@ function localVerifierWhy(v: VerifierLoadResult, results: BenchResults): string 
       ? ` In process, without any network, the signer's app spends ${us(appVerify)} of CPU on the same /verify and ${us(appBare)} on /bare (cost diagnostics).`
       : "";
   return (
-    `No cryptography here: the cookie is a verifier-cache hit. The ${us(extra)} per request that the verifier's /verify ` +
-    `costs more than /bare is the check's JavaScript, the same routes/verify.ts the signer serves: the verifier's ` +
-    `runtime lookup (keys, policy and deny-list copy, loaded ahead), Cookie parsing, the verified-token cache, the ` +
-    `deny-list copy, ACCESS_RULES, the identity headers, and Hono's routing through the mounted route module, while ` +
-    `/bare runs none of it.${signer}${inProcess} At ${fmt(v.bare.median)} req/s a bare request costs ${us(1e6 / v.bare.median)} of ` +
+    `No cryptography and no check work here: the bench sends the same cookie every time, so from the second request on ` +
+    `the verifier answers from the check's remembered approvals (checking/remembered-approvals.ts), the same routes/verify.ts ` +
+    `and checking/ code the signer runs. The verifier's /verify is one route without middleware and a remembered approval ` +
+    `is answered without a promise, so Hono and @hono/node-server take the same synchronous path as for /bare. The ` +
+    `${us(extra)} per request that remains is the runtime lookup, reading the Cookie, Authorization and X-Forwarded-Host ` +
+    `headers, the look-up (a short sample of the request as the Map key, then the whole request compared, the token's ` +
+    `times and the key, policy and deny-list versions checked), the longer request (the Cookie header, about 450 bytes) ` +
+    `to parse, and four more response headers (Cache-Control and the Remote-* identity headers) for the server to write ` +
+    `and the load generator to read.${signer}${inProcess} At ${fmt(v.bare.median)} req/s a bare request costs ${us(1e6 / v.bare.median)} of ` +
     `wall time here (load generator, server and the kernel's loopback TCP sharing ${results.machine.nproc} cores), so ` +
     `reaching ${TARGETS.localVerifierVsBare} needs /verify within ${us((1 / TARGETS.localVerifierVsBare - 1) * (1e6 / v.bare.median))} of /bare.`
   );
@@ -431,7 +440,7 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
     `Everything on loopback. HTTP load comes from \`scripts/bench/http-load.ts\`: ${p.concurrency} keep-alive connections, one request in flight on each, raw sockets and a minimal response parser in a worker thread (much cheaper per request than node:http or fetch, so the client takes less of the shared CPU). ` +
       `Each comparison warms every variant up for ${p.warmupMs} ms, then runs ${p.rounds} rounds of ${p.roundMs} ms per variant in alternating order (A B C, C B A, …). ` +
       `A rate is the median over rounds of responses with the expected status per second; a ratio is the median of the per-round ratios, each from measurements taken back to back, so that drift on a busy machine hits both sides alike. ` +
-      `The bare route is \`GET /bare\`, added beside the product's routes on the same server (\`scripts/bench/bare-app.ts\`; on workerd through \`scripts/bench/bench-worker.ts\`, bundled with \`wrangler deploy --dry-run\` and a temporary wrangler.toml): it answers 200 without touching the runtime. ` +
+      `The bare route is \`GET /bare\`, put in front of the product's app on the same server (\`scripts/bench/bare-app.ts\`: /bare goes to a one-route app of its own, every other request to the product's app as deployed, not mounted into another; on workerd through \`scripts/bench/bench-worker.ts\`, bundled with \`wrangler deploy --dry-run\` and a temporary wrangler.toml): it answers 200 without touching the runtime. ` +
       `The signer runs with \`RATE_LIMIT=1000000\` and the ban guard opened wide (\`HA_LOGIN_ATTEMPTS_THRESHOLD=off\`, Home Assistant's own default, and \`HA_REJECTIONS_PER_CLIENT=1000\`: the guard counts tokens still in flight as possible rejections, so with its defaults it would hold back all but 2 of part 4's 50 new tokens from one address and answer the rest 429/503) against the Home Assistant test double; /verify sends the cookie from a real POST /session, and /session sends the same Home Assistant access token again and again (warm lookup cache). ` +
       `Crypto: in-process, one operation in flight, ${results.cryptoPlan.rounds} alternating rounds of ${results.cryptoPlan.roundMs} ms; verify uses ${results.crypto?.poolSize ?? "?"} distinct tokens and a fresh verifier for every pass over them (no cache hits), and the raw side gets the same keys and pre-decoded bytes.`,
     "",

@@ -92,4 +92,21 @@ describe("deny-list feed", () => {
     expect(await broken.poll(now)).toBe(false);
     expect(broken.status().lastError).toMatch(/not a feed page/);
   });
+
+  test("the copy's version moves with every sign-out it learns of, not with the feed's overlap", async () => {
+    const now = Date.now();
+    const exp = Math.floor(now / 1000) + 600;
+    let revoked = [{ jti: "a", exp }];
+    const copy = createRevocationCopy({ fetchPage: async () => ({ ok: true, body: { revoked, cursor: "1", more: false } }), maxEntries: 10 });
+    const before = copy.version();
+    await copy.poll(now);
+    const afterFirst = copy.version();
+    expect(afterFirst).not.toBe(before);
+    await copy.poll(now + 1000); // the same entry again (overlap): nothing new
+    expect(copy.version()).toBe(afterFirst);
+    revoked = [{ jti: "a", exp }, { jti: "b", exp }];
+    await copy.poll(now + 2000);
+    expect(copy.version()).not.toBe(afterFirst);
+    expect(await copy.isRevoked("b", now + 2000)).toBe(true);
+  });
 });

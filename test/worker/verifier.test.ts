@@ -133,6 +133,10 @@ describe.each(RUNTIMES)("local verifier in front of the signer in %s", (runtime)
     const cookie = await signIn(signer.url, ha, alice);
     const headers = forwarded("grafana.example.test", "/", { ...API, Cookie: cookie });
     expect((await answer(verifier.url, headers)).status).toBe(200);
+    // Remembered (checking/remembered-approvals.ts) and answered from memory again: the
+    // sign-out below must still refuse it on the first request after the copy learns of it.
+    expect(verifier.runtime.current()?.approvals?.size).toBeGreaterThan(0);
+    expect((await answer(verifier.url, headers)).status).toBe(200);
     const polls = relay.count("/revocations");
     const logout = await fetch(`${signer.url}/logout`, { method: "POST", headers: { Cookie: cookie } });
     expect(logout.status).toBe(200);

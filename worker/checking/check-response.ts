@@ -1,11 +1,32 @@
 /**
- * How a role answers a check that did not allow the request: the sign-in redirect for a
- * browser navigation, 401 JSON for scripts, 403 (page or JSON) for ACCESS_RULES. Shared by
- * /verify and the gate so that every role answers the same way.
+ * How a role answers a check: /verify's 200 with the identity headers; for a request the
+ * check did not allow, the sign-in redirect for a browser navigation, 401 JSON for scripts,
+ * 403 (page or JSON) for ACCESS_RULES. Shared by /verify and the gate so that every role
+ * answers the same way.
  */
 import type { Context } from "hono";
 import { errorResponse, HttpError } from "../http/errors.js";
+import type { SessionClaims } from "../tokens/sign.js";
+import type { AllowedOutcome } from "./remembered-approvals.js";
 import type { CheckOutcome } from "./session-check.js";
+
+// Claims objects come from the verifier's cache and the remembered approvals, so the headers
+// of an allowed /verify are built once per session; frozen, since every answer shares them.
+const allowedHeaders = new WeakMap<SessionClaims, Readonly<Record<string, string>>>();
+
+/** /verify's answer to an allowed request: 200, no body, the identity headers for the proxy to copy. */
+export function allowedResponse(outcome: AllowedOutcome): Response {
+  let headers = allowedHeaders.get(outcome.claims);
+  if (!headers) {
+    // Length-delimited, not chunked (Node's default for an empty body): Caddy's forward_auth
+    // never reads a 2xx body, and Go reuses only connections whose answer it read to the
+    // end, so a chunked 200 would cost a new connection per request.
+    headers = Object.freeze({ "Cache-Control": "no-store", "Content-Length": "0", ...outcome.headers });
+    allowedHeaders.set(outcome.claims, headers);
+  }
+  // A plain object, not Headers: @hono/node-server writes it as it is.
+  return new Response(null, { status: 200, headers });
+}
 
 /** The sign-in URL for a browser that nginx's auth_request got a 401 for. */
 export const SIGN_IN_HEADER = "X-Sign-In-Url";

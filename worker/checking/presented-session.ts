@@ -59,6 +59,8 @@ export interface ValidSession {
 export interface PresentedSessions {
   /** Values under our cookie name that were looked at (0 when only a Bearer token, or nothing, was sent). */
   cookieValues: number;
+  /** Tokens looked at: the cookie values, else 1 for a Bearer token, else 0. */
+  tokens: number;
   /** The presented tokens that verify and are not signed out, in the order sent. */
   valid: ValidSession[];
   /** Why the first token that does not count was refused. */
@@ -87,7 +89,7 @@ export async function presentedSessions(
     if (typeof judged === "string") firstFailure ??= judged;
     else valid.push(judged);
   }
-  return { cookieValues: cookies.length, valid, firstFailure };
+  return { cookieValues: cookies.length, tokens: tokens.length, valid, firstFailure };
 }
 
 /** The one session that counts (rules 3-5 above). */

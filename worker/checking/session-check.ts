@@ -10,8 +10,10 @@ import type { AccessRule } from "../config.js";
 import { decideAccess } from "../http/access-rules.js";
 import { identityHeaders } from "../http/identity-headers.js";
 import { allowedRedirect, type RedirectPolicy } from "../http/redirect-allowlist.js";
+import type { RevocationList } from "../tokens/revocation-list.js";
 import type { SessionClaims } from "../tokens/sign.js";
-import { checkPresentedSession, type CredentialSource, type PresentedSession, type SessionCheckers } from "./presented-session.js";
+import { chooseSession, presentedSessions, type CredentialSource, type PresentedSession, type SessionCheckers } from "./presented-session.js";
+import type { AllowedOutcome, RememberedApprovals } from "./remembered-approvals.js";
 
 /** The request for the protected service, as the role sees it (from the proxy's X-Forwarded-* or the request itself). */
 export interface ProtectedRequest {
@@ -52,22 +54,67 @@ export function isBrowserNavigation(method: string, accept: string | undefined):
   return (method === "GET" || method === "HEAD") && (accept ?? "").includes("text/html");
 }
 
-export async function checkSession(
+/** What THE check needs from the role that runs it. */
+export interface CheckSources extends SessionCheckers {
+  revocations: Pick<RevocationList, "isRevoked" | "version">;
+  /** Where allowed answers are remembered (remembered-approvals.ts); without it every request is checked in full. */
+  approvals?: RememberedApprovals;
+}
+
+/**
+ * The check. Synchronous when the same request was allowed before and nothing it depended on
+ * has changed (remembered-approvals.ts), so that a role can answer without a promise.
+ */
+export function checkSession(sources: CheckSources, policy: CheckPolicy, request: ProtectedRequest, now: number): CheckOutcome | Promise<CheckOutcome> {
+  const approvals = sources.approvals;
+  if (!approvals) return checkInFull(sources, policy, request, now).then((checked) => checked.outcome);
+  const epoch = approvals.sync(sources, policy);
+  const recalled = approvals.recall(request, now);
+  if (!recalled) return checkAndRemember(sources, policy, request, now, approvals, epoch);
+  if (!recalled.askDenyList) return recalled.outcome;
+  return sources.revocations.isRevoked(recalled.outcome.claims.jti, now).then((revoked) => {
+    if (!revoked) return recalled.outcome;
+    approvals.forget(request);
+    return checkAndRemember(sources, policy, request, now, approvals, epoch);
+  });
+}
+
+async function checkAndRemember(
+  sources: CheckSources,
+  policy: CheckPolicy,
+  request: ProtectedRequest,
+  now: number,
+  approvals: RememberedApprovals,
+  epoch: number,
+): Promise<CheckOutcome> {
+  const { outcome, tokens } = await checkInFull(sources, policy, request, now);
+  if (outcome.kind === "allowed" && tokens === 1) approvals.remember(request, outcome, epoch, sources, policy);
+  return outcome;
+}
+
+/** The whole check, and how many tokens the request presented (an answer is remembered only for one). */
+async function checkInFull(
   checkers: SessionCheckers,
   policy: CheckPolicy,
   request: ProtectedRequest,
   now: number,
-): Promise<CheckOutcome> {
-  const browser = isBrowserNavigation(request.method, request.accept);
-  const session = await checkPresentedSession(
+): Promise<{ outcome: CheckOutcome; tokens: number }> {
+  const presented = await presentedSessions(
     checkers,
     { cookieHeader: request.cookieHeader, cookieName: policy.cookie.name, authorization: request.authorization },
     now,
   );
+  const session = chooseSession(presented);
   if (!session.ok) {
-    return { kind: "unauthenticated", reason: session.reason, browser, returnTo: browser ? allowedRedirect(request.url(), policy) : undefined };
+    const browser = isBrowserNavigation(request.method, request.accept);
+    const returnTo = browser ? allowedRedirect(request.url(), policy) : undefined;
+    return { outcome: { kind: "unauthenticated", reason: session.reason, browser, returnTo }, tokens: presented.tokens };
   }
   const decision = decideAccess(policy.accessRules, request.host, session.claims);
-  if (!decision.allowed) return { kind: "forbidden", claims: session.claims, reason: decision.reason, browser };
-  return { kind: "allowed", claims: session.claims, headers: identityHeaders(session.claims), source: session.source };
+  if (!decision.allowed) {
+    const browser = isBrowserNavigation(request.method, request.accept);
+    return { outcome: { kind: "forbidden", claims: session.claims, reason: decision.reason, browser }, tokens: presented.tokens };
+  }
+  const allowed: AllowedOutcome = { kind: "allowed", claims: session.claims, headers: identityHeaders(session.claims), source: session.source };
+  return { outcome: allowed, tokens: presented.tokens };
 }

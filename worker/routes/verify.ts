@@ -8,15 +8,16 @@
  * the same for every role that serves this route.
  */
 import { Hono, type Context } from "hono";
-import { refusalResponse } from "../checking/check-response.js";
-import type { SessionCheckers } from "../checking/presented-session.js";
-import { checkSession, type CheckPolicy, type ProtectedRequest } from "../checking/session-check.js";
+import { allowedResponse, refusalResponse } from "../checking/check-response.js";
+import { checkSession, type CheckOutcome, type CheckPolicy, type CheckSources, type ProtectedRequest } from "../checking/session-check.js";
 import { signerOrigin } from "../http/cors.js";
 
 export { SIGN_IN_HEADER } from "../checking/check-response.js";
 
 function firstForwarded(value: string | undefined): string | undefined {
-  const first = value?.split(",")[0]?.trim();
+  if (value === undefined) return undefined;
+  const comma = value.indexOf(",");
+  const first = (comma < 0 ? value : value.slice(0, comma)).trim();
   return first ? first : undefined;
 }
 
@@ -29,23 +30,44 @@ export function originalUrl(c: Context): string | undefined {
   return `${proto}://${host}${uri}`;
 }
 
-/** The protected request as a forward-auth proxy describes it to /verify. */
+/**
+ * The protected request as a forward-auth proxy describes it to /verify. Method and Accept
+ * are read only when the check refuses (a browser is redirected, a script gets 401); a class,
+ * so that its getters live on the prototype and a request costs one small object.
+ */
+class ForwardedRequest implements ProtectedRequest {
+  readonly cookieHeader: string | undefined;
+  readonly authorization: string | undefined;
+  readonly host: string | undefined;
+
+  constructor(private readonly c: Context) {
+    this.cookieHeader = c.req.header("Cookie");
+    this.authorization = c.req.header("Authorization");
+    this.host = firstForwarded(c.req.header("X-Forwarded-Host"));
+  }
+
+  url(): string | undefined {
+    return originalUrl(this.c);
+  }
+
+  get method(): string {
+    return this.c.req.header("X-Forwarded-Method") ?? this.c.req.method;
+  }
+
+  get accept(): string | undefined {
+    return this.c.req.header("Accept");
+  }
+}
+
 export function forwardedRequest(c: Context): ProtectedRequest {
-  return {
-    cookieHeader: c.req.header("Cookie"),
-    authorization: c.req.header("Authorization"),
-    host: firstForwarded(c.req.header("X-Forwarded-Host")),
-    url: () => originalUrl(c),
-    method: c.req.header("X-Forwarded-Method") ?? c.req.method,
-    accept: c.req.header("Accept"),
-  };
+  return new ForwardedRequest(c);
 }
 
 /**
  * What /verify needs from the role that serves it: the signer's Runtime is one, the local
  * verifier's runtime (public keys from the signer's JWKS, a copy of its deny-list) another.
  */
-export interface CheckRuntime extends SessionCheckers {
+export interface CheckRuntime extends CheckSources {
   settings: CheckPolicy;
   /** Where /login is; default the signer's PUBLIC_URL, else the origin this request came to. */
   signInOrigin?: string;
@@ -55,23 +77,27 @@ export interface CheckEnv {
   Variables: { runtime: CheckRuntime };
 }
 
-export function verifyRoutes(): Hono<CheckEnv> {
+/**
+ * GET /verify over the runtime `runtimeOf` gives for the request (by default the one the
+ * app's middleware put in the context; it may throw an HttpError, e.g. 503 before the
+ * verifier is ready). One handler and no middleware of its own, and no promise when the
+ * check answers from remembered approvals: Hono and @hono/node-server then take their
+ * synchronous path.
+ */
+export function verifyRoutes(runtimeOf: (c: Context<CheckEnv>) => CheckRuntime = (c) => c.get("runtime")): Hono<CheckEnv> {
   const routes = new Hono<CheckEnv>();
-  routes.get("/verify", async (c) => {
-    const runtime = c.get("runtime");
-    const outcome = await checkSession(runtime, runtime.settings, forwardedRequest(c), Date.now());
-    if (outcome.kind === "allowed") {
-      c.header("Cache-Control", "no-store");
-      // Length-delimited, not chunked (Node's default for an empty body): Caddy's
-      // forward_auth never reads a 2xx body, and Go reuses only connections whose answer it
-      // read to the end, so a chunked 200 would cost a new connection per request.
-      c.header("Content-Length", "0");
-      return c.body(null, 200, outcome.headers);
-    }
-    return refusalResponse(c, outcome, {
-      signInOrigin: signerOrigin(c.req.url, runtime.signInOrigin ?? runtime.settings.publicUrl),
-      redirect: c.req.query("redirect") !== "false",
-    });
+  routes.get("/verify", (c): Response | Promise<Response> => {
+    const runtime = runtimeOf(c);
+    const outcome = checkSession(runtime, runtime.settings, forwardedRequest(c), Date.now());
+    return outcome instanceof Promise ? outcome.then((checked: CheckOutcome) => answer(c, runtime, checked)) : answer(c, runtime, outcome);
   });
   return routes;
+}
+
+function answer(c: Context<CheckEnv>, runtime: CheckRuntime, outcome: CheckOutcome): Response {
+  if (outcome.kind === "allowed") return allowedResponse(outcome);
+  return refusalResponse(c, outcome, {
+    signInOrigin: signerOrigin(c.req.url, runtime.signInOrigin ?? runtime.settings.publicUrl),
+    redirect: c.req.query("redirect") !== "false",
+  });
 }

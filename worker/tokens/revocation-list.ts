@@ -31,6 +31,13 @@ export interface RevocationList {
   readonly kind: "kv" | "memory" | "file";
   revoke(jti: string, expiresAt: number /* unix s */, nowMs: number): Promise<void>;
   isRevoked(jti: string, nowMs: number): Promise<boolean>;
+  /**
+   * Grows with every sign-out this list records, so that an answer remembered from it
+   * (checking/remembered-approvals.ts) is dropped on the very next request. undefined when
+   * sign-outs can arrive without this process seeing them (KV: other isolates' writes);
+   * then every "not revoked" must be asked for again.
+   */
+  version(): number | undefined;
   /** The feed for local verifiers: revocations after `since` (undefined: all that have not expired). */
   changesSince(since: FeedPosition | undefined, nowMs: number): Promise<RevocationFeedPage>;
 }
@@ -45,6 +52,7 @@ export function memoryRevocationList(maxEntries: number, options: MemoryListOpti
   const revoked = new BoundedCache<string, RevokedSession>(maxEntries);
   for (const entry of options.restored ?? []) revoked.set(entry.jti, entry, entry.exp * 1000);
   const live = (now: number) => [...revoked.live(now)].map(([, entry]) => entry);
+  let version = 0;
   return {
     kind: options.store ? "file" : "memory",
     async revoke(jti, expiresAt, now) {
@@ -53,7 +61,9 @@ export function memoryRevocationList(maxEntries: number, options: MemoryListOpti
       // Stored first: a revocation the caller acknowledges must survive a crash.
       await options.store?.append(entry);
       revoked.set(jti, entry, expiresAt * 1000);
+      version++;
     },
+    version: () => version,
     async isRevoked(jti, now) {
       return revoked.get(jti, now) !== undefined;
     },
@@ -155,6 +165,8 @@ export function kvRevocationList(kv: KvNamespaceLike, maxEntries: number): Revoc
       if (!revoked) notRevoked.set(jti, true, now + NOT_REVOKED_CACHE_MS);
       return revoked;
     },
+    // Another isolate's sign-out reaches this one only through KV: no version can tell.
+    version: () => undefined,
     async changesSince(since, now) {
       return feedPage(merge(now, local.live(now), await readIndex(now)), since, now);
     },

@@ -60,7 +60,7 @@ function hasSessionShape(payload: JWTPayload): boolean {
  * Our time rule, shared with the cached path and HAProxy's generated config: valid while
  * now <= exp + leeway, and nbf and iat (which jose does not check) at most leeway ahead.
  */
-function checkTimes(claims: SessionClaims, nowSeconds: number): VerifyFailure | undefined {
+export function checkTimes(claims: SessionClaims, nowSeconds: number): VerifyFailure | undefined {
   if (nowSeconds > claims.exp + VERIFY_LEEWAY_SECONDS) return "expired";
   if (claims.nbf > nowSeconds + VERIFY_LEEWAY_SECONDS) return "not_yet_valid";
   if (claims.iat > nowSeconds + VERIFY_LEEWAY_SECONDS) return "issued_in_future";
@@ -92,6 +92,8 @@ function reasonFor(error: unknown, nowSeconds: number): VerifyFailure {
 
 export interface Verifier {
   verify(token: string, nowMs: number): Promise<VerifyResult>;
+  /** Changes whenever the accepted keys change (a verifier built on fixed keys: never). */
+  keysVersion(): number;
 }
 
 /** Only the accepted public keys are used, so the verifier role can pass keys it fetched (no private key). */
@@ -152,6 +154,7 @@ export function createVerifier(
   }
 
   return {
+    keysVersion: () => 0,
     async verify(token, now) {
       if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: "malformed" };
       const cached = verified.get(token, now);

@@ -17,9 +17,12 @@ export function createVerifierApp(runtime: VerifierRuntime): Hono<CheckEnv> {
     c.header("Cache-Control", "no-store");
     return c.json(health, health.status === "starting" ? 503 : 200);
   });
-  app.use("/verify", async (c, next) => {
-    const current = runtime.current();
-    if (!current) {
+  // The runtime is taken inside the route, not by a middleware: /verify stays one handler.
+  app.route(
+    "/",
+    verifyRoutes(() => {
+      const current = runtime.current();
+      if (current) return current;
       const { last_error } = runtime.health(Date.now());
       throw new HttpError(
         503,
@@ -27,10 +30,7 @@ export function createVerifierApp(runtime: VerifierRuntime): Hono<CheckEnv> {
         `The verifier has not yet loaded the signer's keys, check policy and sign-outs${last_error ? ` (${last_error})` : ""}; see /healthz.`,
         { "Retry-After": "2" },
       );
-    }
-    c.set("runtime", current);
-    await next();
-  });
-  app.route("/", verifyRoutes());
+    }),
+  );
   return app;
 }

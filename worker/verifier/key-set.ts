@@ -39,10 +39,12 @@ export function createKeySet(options: {
   let lastError: string | undefined;
   let lastUnknownKidFetch = Number.NEGATIVE_INFINITY;
   let unknownKidFetch: Promise<boolean> | undefined;
+  let version = 0;
 
   const rebuild = () => {
     // A new verifier also starts a new verified-token cache: nothing checked with a key that was dropped survives.
     current = claims && entries.length ? createVerifier({ accepted: entries }, { ...claims, cacheMaxEntries: options.cacheMaxEntries }) : undefined;
+    version++;
   };
 
   async function refresh(now: number): Promise<{ ok: boolean; maxAgeMs?: number | undefined }> {
@@ -79,6 +81,7 @@ export function createKeySet(options: {
 
   return {
     verifier: {
+      keysVersion: () => version,
       async verify(token, now) {
         if (!current) return { ok: false, reason: "unknown_key" };
         const result = await current.verify(token, now);

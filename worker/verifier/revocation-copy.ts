@@ -45,11 +45,14 @@ export function createRevocationCopy(options: {
   let syncedAt: number | undefined;
   let polls = 0;
   let lastError: string | undefined;
+  // Bumped with every sign-out the copy learns of (see RevocationList.version).
+  let version = 0;
 
   return {
     async isRevoked(jti: string, now: number): Promise<boolean> {
       return revoked.get(jti, now) === true;
     },
+    version: (): number => version,
     /** Fetches what changed since the last poll; true when the copy caught up. */
     async poll(now: number): Promise<boolean> {
       polls++;
@@ -63,7 +66,11 @@ export function createRevocationCopy(options: {
           lastError = "the deny-list feed answered something that is not a feed page; copy kept";
           return false;
         }
-        for (const { jti, exp } of answer.body.revoked) revoked.set(jti, true, (exp + VERIFY_LEEWAY_SECONDS) * 1000);
+        for (const { jti, exp } of answer.body.revoked) {
+          // The feed sends recent entries again (its overlap): only a sign-out not yet known is a change.
+          if (revoked.peek(jti, now) === undefined) version++;
+          revoked.set(jti, true, (exp + VERIFY_LEEWAY_SECONDS) * 1000);
+        }
         cursor = answer.body.cursor;
         if (!answer.body.more) {
           syncedAt = now;

@@ -6,6 +6,7 @@
  * copy of the deny-list; until then /verify answers 503, never a guess.
  */
 import { CHECK_POLICY_PATH, JWKS_PATH, parseCheckPolicyDocument, REVOCATIONS_PATH, type VerifierPolicy } from "../checking/check-policy-document.js";
+import { createRememberedApprovals } from "../checking/remembered-approvals.js";
 import { describeProblems, type VerifierSettings } from "../config.js";
 import type { CheckRuntime } from "../routes/verify.js";
 import { createKeySet } from "./key-set.js";
@@ -61,6 +62,8 @@ export function createVerifierRuntime(settings: VerifierSettings, fetchImpl: Fet
     fetchPage: (cursor) => fetchSignerDocument(fetcher, at(`${REVOCATIONS_PATH}${cursor ? `?since=${encodeURIComponent(cursor)}` : ""}`)),
     maxEntries: settings.cacheMaxEntries,
   });
+  // One memory across re-publications: it forgets by itself when keys, policy or deny-list change.
+  const approvals = createRememberedApprovals(settings.cacheMaxEntries);
   let policy: VerifierPolicy | undefined;
   let policyAt: number | undefined;
   let policyError: string | undefined;
@@ -83,7 +86,7 @@ export function createVerifierRuntime(settings: VerifierSettings, fetchImpl: Fet
   function publish(): void {
     if (!policy || !keys.status().kids.length || !feedSynced) return;
     // Without a PUBLIC_URL the signer sends browsers to the origin it was reached at; so do we.
-    runtime = { settings: policy, verifier: keys.verifier, revocations, signInOrigin: policy.publicUrl ?? signerOrigin };
+    runtime = { settings: policy, verifier: keys.verifier, revocations, approvals, signInOrigin: policy.publicUrl ?? signerOrigin };
   }
 
   async function refreshPolicy(now: number): Promise<{ ok: boolean; maxAgeMs?: number | undefined }> {

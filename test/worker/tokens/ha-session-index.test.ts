@@ -25,6 +25,7 @@ function setup() {
       await revocations.revoke(jti, exp, at);
     },
     isRevoked: (jti, at) => revocations.isRevoked(jti, at),
+    version: () => revocations.version(),
     changesSince: (since, at) => revocations.changesSince(since, at),
   };
   return { index: createHaSessionIndex(spy, 100), revoked, revocations };
