@@ -76,6 +76,7 @@ describe("remembered approvals", () => {
     expect(headersOf(second.outcome)).toEqual(headersOf(first.outcome));
     expect(headersOf(first.outcome)).toEqual([
       ["cache-control", "no-store"],
+      ["content-length", "0"],
       ["remote-groups", "user"],
       ["remote-name", "Alice"],
       ["remote-user", alice.id],
