@@ -9,6 +9,7 @@ import { mkdir, open, readFile, rename, type FileHandle } from "node:fs/promises
 import { join } from "node:path";
 import type { RevokedSession } from "./tokens/revocation-feed.js";
 import type { RevocationStore } from "./tokens/revocation-list.js";
+import { refusedFromMs } from "./tokens/verify.js";
 
 export const REVOCATION_FILE = "revoked-sessions.jsonl";
 
@@ -53,14 +54,13 @@ export async function openRevocationFile(dataDir: string, nowMs: number): Promis
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
-  const nowSeconds = Math.floor(nowMs / 1000);
   const restored: RevokedSession[] = [];
   let skipped = 0;
   for (const line of text.split("\n")) {
     if (line === "") continue;
     const entry = parseLine(line);
     if (!entry) skipped++;
-    else if (entry.exp > nowSeconds) restored.push(entry);
+    else if (refusedFromMs(entry.exp) > nowMs) restored.push(entry);
   }
   // Compact: only what is still useful, through a new file so a crash here leaves the old one whole.
   const fresh = `${path}.new`;

@@ -113,7 +113,7 @@ test("start-up: a torn last line is skipped, expired entries are compacted away,
       path,
       [
         JSON.stringify({ jti: "kept", exp: live, revokedAt: now - 5000 }),
-        JSON.stringify({ jti: "expired", exp: Math.floor(now / 1000) - 1, revokedAt: now - 9000 }),
+        JSON.stringify({ jti: "expired", exp: Math.floor(now / 1000) - 12, revokedAt: now - 9000 }), // past exp + leeway
         JSON.stringify({ jti: "also-kept", exp: live, revokedAt: now - 4000 }),
         '{"jti":"torn","exp":17', // the crash came mid-append
       ].join("\n"),

@@ -20,6 +20,7 @@
 import { BoundedCache } from "../bounded-cache.js";
 import { HA_LEEWAY_SECONDS } from "../home-assistant/access-token-precheck.js";
 import type { RevocationList } from "./revocation-list.js";
+import { refusedFromMs } from "./verify.js";
 
 export const MAX_PER_SESSION = 16;
 /** How long a session end is remembered for requests that were already under way: longer than any HA_TIMEOUT. */
@@ -66,9 +67,9 @@ interface SessionRecord {
   jwts: Map<string, number>;
 }
 
-/** Drops what has expired, then the soonest-expiring entries beyond the bound. */
-function prune(entries: Map<string, number>, nowSeconds: number): void {
-  for (const [key, exp] of entries) if (exp <= nowSeconds) entries.delete(key);
+/** Drops entries whose end (ms, `endOf` their value) has come, then the soonest-ending beyond the bound. */
+function prune(entries: Map<string, number>, nowMs: number, endOf: (value: number) => number): void {
+  for (const [key, value] of entries) if (endOf(value) <= nowMs) entries.delete(key);
   while (entries.size > MAX_PER_SESSION) {
     let soonest: string | undefined;
     for (const [key, exp] of entries) if (soonest === undefined || exp < entries.get(soonest)!) soonest = key;
@@ -85,8 +86,8 @@ export function createHaSessionIndex(revocations: RevocationList, maxEntries: nu
 
   async function revokeAll(issuer: string, record: SessionRecord, now: number): Promise<number> {
     sessions.delete(issuer);
-    const nowSeconds = Math.floor(now / 1000);
-    const live = [...record.jwts].filter(([, exp]) => exp > nowSeconds);
+    // A JWT matters until it is refused as expired (exp + leeway), not just until its exp.
+    const live = [...record.jwts].filter(([, exp]) => refusedFromMs(exp) > now);
     await Promise.all(live.map(([jti, exp]) => revocations.revoke(jti, exp, now)));
     return live.length;
   }
@@ -102,15 +103,14 @@ export function createHaSessionIndex(revocations: RevocationList, maxEntries: nu
         await revocations.revoke(jwt.jti, jwt.exp, requestStartedMs);
         return false;
       }
-      const nowSeconds = Math.floor(requestStartedMs / 1000);
       const record = sessions.get(accepted.issuer, requestStartedMs) ?? { userId: jwt.sub, tokens: new Map(), jwts: new Map() };
       record.tokens.set(accepted.token, accepted.expiresAt + HA_LEEWAY_SECONDS);
       record.jwts.set(jwt.jti, jwt.exp);
-      sessionOfJwt.set(jwt.jti, accepted.issuer, jwt.exp * 1000);
-      prune(record.tokens, nowSeconds);
-      prune(record.jwts, nowSeconds);
-      // The record lives as long as its longest-lived JWT.
-      sessions.set(accepted.issuer, record, Math.max(...record.jwts.values()) * 1000);
+      sessionOfJwt.set(jwt.jti, accepted.issuer, refusedFromMs(jwt.exp));
+      prune(record.tokens, requestStartedMs, (until) => until * 1000);
+      prune(record.jwts, requestStartedMs, refusedFromMs);
+      // The record lives as long as its longest-lived JWT is accepted.
+      sessions.set(accepted.issuer, record, Math.max(...[...record.jwts.values()].map(refusedFromMs)));
       return true;
     },
 

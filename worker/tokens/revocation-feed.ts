@@ -7,10 +7,11 @@
  * a page is being built) is still sent on a later poll. Re-sending is harmless: the
  * verifier keeps the union, and entries only ever leave by expiring.
  */
+import { refusedFromMs } from "./verify.js";
 
 export interface RevokedSession {
   jti: string;
-  /** The JWT's exp (unix seconds): the entry is useless after it. */
+  /** The JWT's exp (unix seconds): the entry is useless once the token is refused as expired (refusedFromMs). */
   exp: number;
   /** When it was revoked (ms): its position in the feed. */
   revokedAt: number;
@@ -50,9 +51,9 @@ function after(entry: RevokedSession, position: FeedPosition): boolean {
 
 /** One page of `entries` (any order, expired ones included) after `since`. */
 export function feedPage(entries: Iterable<RevokedSession>, since: FeedPosition | undefined, nowMs: number, limit = FEED_PAGE_LIMIT): RevocationFeedPage {
-  const nowSeconds = Math.floor(nowMs / 1000);
+  // Listed while the token is still accepted (exp + leeway), not just until its exp.
   const due = [...entries]
-    .filter((e) => e.exp > nowSeconds && (since === undefined || after(e, since)))
+    .filter((e) => refusedFromMs(e.exp) > nowMs && (since === undefined || after(e, since)))
     .sort((a, b) => a.revokedAt - b.revokedAt || (a.jti < b.jti ? -1 : a.jti > b.jti ? 1 : 0));
   const page = due.slice(0, limit);
   const more = due.length > limit;

@@ -10,6 +10,7 @@
  */
 import { BoundedCache } from "../bounded-cache.js";
 import { feedPage, type FeedPosition, type RevocationFeedPage, type RevokedSession } from "./revocation-feed.js";
+import { refusedFromMs } from "./verify.js";
 
 /** The part of Cloudflare's KVNamespace we use; typed here so the code stays Web-standard. */
 export interface KvNamespaceLike {
@@ -50,7 +51,8 @@ export interface MemoryListOptions {
 
 export function memoryRevocationList(maxEntries: number, options: MemoryListOptions = {}): RevocationList & { live(nowMs: number): RevokedSession[] } {
   const revoked = new BoundedCache<string, RevokedSession>(maxEntries);
-  for (const entry of options.restored ?? []) revoked.set(entry.jti, entry, entry.exp * 1000);
+  // Kept while the token is still accepted (exp + leeway), not just until its exp.
+  for (const entry of options.restored ?? []) revoked.set(entry.jti, entry, refusedFromMs(entry.exp));
   const live = (now: number) => [...revoked.live(now)].map(([, entry]) => entry);
   let version = 0;
   return {
@@ -60,7 +62,7 @@ export function memoryRevocationList(maxEntries: number, options: MemoryListOpti
       const entry = { jti, exp: expiresAt, revokedAt: now };
       // Stored first: a revocation the caller acknowledges must survive a crash.
       await options.store?.append(entry);
-      revoked.set(jti, entry, expiresAt * 1000);
+      revoked.set(jti, entry, refusedFromMs(expiresAt));
       version++;
     },
     version: () => version,
@@ -124,9 +126,8 @@ export function kvRevocationList(kv: KvNamespaceLike, maxEntries: number): Revoc
 
   /** Union by jti, unexpired only, the newest maxEntries revocations. */
   function merge(nowMs: number, ...lists: RevokedSession[][]): RevokedSession[] {
-    const now = Math.floor(nowMs / 1000);
     const byJti = new Map<string, RevokedSession>();
-    for (const list of lists) for (const e of list) if (e.exp > now && !byJti.has(e.jti)) byJti.set(e.jti, e);
+    for (const list of lists) for (const e of list) if (refusedFromMs(e.exp) > nowMs && !byJti.has(e.jti)) byJti.set(e.jti, e);
     return [...byJti.values()].sort((a, b) => b.revokedAt - a.revokedAt).slice(0, maxEntries);
   }
 
@@ -141,8 +142,8 @@ export function kvRevocationList(kv: KvNamespaceLike, maxEntries: number): Revoc
     const write = indexWrites.catch(() => undefined).then(async () => {
       const stored = parseIndex(await kv.get(REVOKED_INDEX_KEY));
       const entries = merge(now, local.live(now), stored);
-      const lastExp = Math.max(...entries.map((e) => e.exp));
-      const ttl = Math.max(KV_MIN_TTL, lastExp - Math.floor(now / 1000));
+      const lastRefused = Math.max(...entries.map((e) => refusedFromMs(e.exp)));
+      const ttl = Math.max(KV_MIN_TTL, Math.ceil((lastRefused - now) / 1000));
       await kv.put(REVOKED_INDEX_KEY, JSON.stringify({ entries: entries.map((e) => [e.jti, e.exp, e.revokedAt]) }), { expirationTtl: ttl });
       cachedIndex = { entries, until: now + INDEX_CACHE_MS };
     });
@@ -154,7 +155,7 @@ export function kvRevocationList(kv: KvNamespaceLike, maxEntries: number): Revoc
     kind: "kv",
     async revoke(jti, expiresAt, now) {
       await local.revoke(jti, expiresAt, now);
-      const ttl = Math.max(KV_MIN_TTL, expiresAt - Math.floor(now / 1000));
+      const ttl = Math.max(KV_MIN_TTL, Math.ceil((refusedFromMs(expiresAt) - now) / 1000));
       await kv.put(`revoked:${jti}`, "1", { expirationTtl: ttl });
       await writeIndex(now);
     },

@@ -57,6 +57,16 @@ function hasSessionShape(payload: JWTPayload): boolean {
 }
 
 /**
+ * The first moment (ms) at which a token with this `exp` is refused as expired (checkTimes
+ * accepts it up to exp + leeway, in whole seconds). Whatever must hold for as long as the
+ * token is accepted lasts until then: above all a sign-out on the deny-list, which would
+ * otherwise let a signed-out cookie back in for the leeway's last seconds.
+ */
+export function refusedFromMs(exp: number): number {
+  return (exp + VERIFY_LEEWAY_SECONDS + 1) * 1000;
+}
+
+/**
  * Our time rule, shared with the cached path and HAProxy's generated config: valid while
  * now <= exp + leeway, and nbf and iat (which jose does not check) at most leeway ahead.
  */

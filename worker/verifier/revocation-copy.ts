@@ -6,7 +6,7 @@
  * is kept as it is: sign-outs made meanwhile reach this verifier on the next good poll.
  */
 import { BoundedCache } from "../bounded-cache.js";
-import { VERIFY_LEEWAY_SECONDS } from "../tokens/verify.js";
+import { refusedFromMs } from "../tokens/verify.js";
 
 export interface FeedAnswer {
   revoked: Array<{ jti: string; exp: number }>;
@@ -69,7 +69,7 @@ export function createRevocationCopy(options: {
         for (const { jti, exp } of answer.body.revoked) {
           // The feed sends recent entries again (its overlap): only a sign-out not yet known is a change.
           if (revoked.peek(jti, now) === undefined) version++;
-          revoked.set(jti, true, (exp + VERIFY_LEEWAY_SECONDS) * 1000);
+          revoked.set(jti, true, refusedFromMs(exp));
         }
         cursor = answer.body.cursor;
         if (!answer.body.more) {
