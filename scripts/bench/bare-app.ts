@@ -11,11 +11,30 @@ import { Hono, type Env } from "hono";
 import { getPath } from "hono/utils/url";
 
 export const BARE_PATH = "/bare";
+/**
+ * A second bare route that answers with headers copied once from a real answer (part 8:
+ * /verify's), so the same bytes go over the wire as for that route: it tells how much of a
+ * route's cost is the size of its answer rather than its work. A diagnostic, not a target.
+ */
+export const BARE_ANSWER_PATH = "/bare-answer";
 
-export function withBareRoute<E extends Env>(product: Hono<E>): Pick<Hono<E>, "fetch"> {
+export interface BareApp<E extends Env> extends Pick<Hono<E>, "fetch"> {
+  /** The headers BARE_ANSWER_PATH answers with from now on. */
+  answerWith(headers: Record<string, string>): void;
+}
+
+export function withBareRoute<E extends Env>(product: Hono<E>): BareApp<E> {
+  let answerHeaders: Record<string, string> = {};
   const bare = new Hono<E>();
   bare.get(BARE_PATH, (c) => c.body(null, 200));
+  bare.get(BARE_ANSWER_PATH, () => new Response(null, { status: 200, headers: answerHeaders }));
   return {
-    fetch: (request, env, executionCtx) => (getPath(request) === BARE_PATH ? bare : product).fetch(request, env, executionCtx),
+    fetch: (request, env, executionCtx) => {
+      const path = getPath(request);
+      return (path === BARE_PATH || path === BARE_ANSWER_PATH ? bare : product).fetch(request, env, executionCtx);
+    },
+    answerWith: (headers) => {
+      answerHeaders = { ...headers };
+    },
   };
 }

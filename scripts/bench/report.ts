@@ -315,6 +315,17 @@ function gateWhy(g: GateResult, results: BenchResults): string {
   );
 }
 
+/** What the bare route answering with /verify's very headers says about the gap (part 8's diagnostic variant). */
+function sameAnswer(v: VerifierLoadResult): string {
+  const answerUs = extraUs(v.bareSameAnswer.median, v.bare.median);
+  const routeUs = extraUs(v.verify.median, v.bareSameAnswer.median);
+  return (
+    ` Measured in the same rounds: a bare route that answers with /verify's very headers (${fmt(v.answerBytes)} bytes of them, the same bytes on the wire, no work) ` +
+    `gave ${fmt(v.bareSameAnswer.median)} req/s, ${ratioOfRounds(v.verify.rates, v.bareSameAnswer.rates).toFixed(2)} for /verify against it: ` +
+    `about ${us(answerUs)} of the gap is the size of the answer and ${us(routeUs)} the check's route.`
+  );
+}
+
 function localVerifierWhy(v: VerifierLoadResult, results: BenchResults): string {
   const extra = extraUs(v.verify.median, v.bare.median);
   const node = results.signers.find((s) => s.server === "node");
@@ -336,7 +347,7 @@ function localVerifierWhy(v: VerifierLoadResult, results: BenchResults): string 
     `headers, the look-up (a short sample of the request as the Map key, then the whole request compared, the token's ` +
     `times and the key, policy and deny-list versions checked), the longer request (the Cookie header, about 450 bytes) ` +
     `to parse, and four more response headers (Cache-Control and the Remote-* identity headers) for the server to write ` +
-    `and the load generator to read.${signer}${inProcess} At ${fmt(v.bare.median)} req/s a bare request costs ${us(1e6 / v.bare.median)} of ` +
+    `and the load generator to read.${sameAnswer(v)}${signer}${inProcess} At ${fmt(v.bare.median)} req/s a bare request costs ${us(1e6 / v.bare.median)} of ` +
     `wall time here (load generator, server and the kernel's loopback TCP sharing ${results.machine.nproc} cores), so ` +
     `reaching ${TARGETS.localVerifierVsBare} needs /verify within ${us((1 / TARGETS.localVerifierVsBare - 1) * (1e6 / v.bare.median))} of /bare.`
   );
@@ -449,7 +460,7 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
     `- **Proxies (part 6)**: each proxy runs as one process with two sites in front of the same upstream (a node:http server on this process's main thread answering 200 \`ok\`): the authenticated site exactly as \`npm run proxy-config\` generates it, and a minimal pass-through site of the benchmark's own (\`scripts/bench/proxies.ts\`). The ratio is authenticated req/s over the same proxy's req/s without any auth. ` +
       `Targets (issue 9): nginx native (njs; the generator's \`--check native --out DIR\`, included with \`include DIR/*.conf;\` and the njs module loaded in the main config) and HAProxy native (\`jwt_verify\`) ≥ ${TARGETS.nativeProxyVsPlain}; Caddy and nginx asking the local verifier (\`--check local --verifier URL\`; the verifier is its own Node process, started as \`npm run verifier\` starts it, against the Node signer) ≥ ${TARGETS.localProxyVsPlain}. Caddy and nginx asking the signer itself (\`--check signer\`, the hop per request that issue 9 removes) have no target and are shown for comparison.`,
     `- **The gate (part 7)**: the Worker with \`GATED_HOSTS\` in workerd (the bench Worker bundle, with PUBLIC_URL, COOKIE_DOMAIN and the REVOKED_SESSIONS KV binding) against a minimal Worker that only does \`fetch(request)\`, both in one Miniflare behind its entry worker (picked by Workers routes for two hostnames) and both sending to the same upstream through the same outbound worker that stands in for Cloudflare's path to the origin (\`scripts/bench/gate.ts\`, the router of the gate tests). Target (issue 10): ≥ ${TARGETS.gateVsPassThrough}.`,
-    `- **The local verifier (part 8)**: GET /verify against GET /bare on the same Node server: the verifier's app (\`worker/verifier/\`, fed by the Node signer's keys, check policy and deny-list feed) wrapped by the same \`withBareRoute\` as the signer's, served by @hono/node-server in this process (\`scripts/bench/verifier.ts\`). Target (issue 9): ≥ ${TARGETS.localVerifierVsBare}.`,
+    `- **The local verifier (part 8)**: GET /verify against GET /bare on the same Node server: the verifier's app (\`worker/verifier/\`, fed by the Node signer's keys, check policy and deny-list feed) wrapped by the same \`withBareRoute\` as the signer's, served by @hono/node-server in this process (\`scripts/bench/verifier.ts\`). Target (issue 9): ≥ ${TARGETS.localVerifierVsBare}. A third route in the same rounds, GET /bare-answer, answers with the headers /verify answered (copied once before measuring): a diagnostic of how much of the gap is the answer's size, not a target.`,
     "",
     "## Results",
     "",
@@ -510,7 +521,7 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
     }
   }
   if (results.verifier) {
-    for (const [name, st] of [["bare", results.verifier.bare], ["verify", results.verifier.verify]] as const) {
+    for (const [name, st] of [["bare", results.verifier.bare], ["verify", results.verifier.verify], ["bare answering /verify's headers", results.verifier.bareSameAnswer]] as const) {
       lines.push(`- local verifier ${name}: ${rates(st)}; p50 ${st.p50Ms.toFixed(2)} ms, p99 ${st.p99Ms.toFixed(2)} ms; ${fmt(st.requests)} requests${unexpectedNote([st])}`);
     }
   }

@@ -16,7 +16,7 @@ import { createVerifierApp } from "../../worker/verifier/app.js";
 import { createVerifierRuntime } from "../../worker/verifier/runtime.js";
 import { freePort, startProcess } from "../../test/proxies/support/processes.js";
 import { compareHttp, ratioOfRounds, type Plan, type VariantStats } from "./ab.js";
-import { BARE_PATH, withBareRoute } from "./bare-app.js";
+import { BARE_ANSWER_PATH, BARE_PATH, withBareRoute } from "./bare-app.js";
 import { ROOT } from "./build.js";
 import { endpoint, type LoadGenerator } from "./http-load.js";
 import type { BenchServer } from "./signers.js";
@@ -36,8 +36,13 @@ async function until(ready: () => Promise<boolean> | boolean, status: () => Prom
   }
 }
 
+/** The in-process verifier of part 8: BARE_ANSWER_PATH can be told to answer like /verify. */
+export interface VerifierBenchServer extends BenchServer {
+  answerWith(headers: Record<string, string>): void;
+}
+
 /** The local verifier + /bare, in this process, ready (keys, policy and deny-list loaded). */
-export async function startVerifierBenchServer(signerUrl: string): Promise<BenchServer> {
+export async function startVerifierBenchServer(signerUrl: string): Promise<VerifierBenchServer> {
   const settings = { ...verifierSettings({ SIGNER_URL: signerUrl }), port: 0, host: "127.0.0.1" };
   const runtime = createVerifierRuntime(settings);
   const app = withBareRoute(createVerifierApp(runtime));
@@ -67,7 +72,7 @@ export async function startVerifierBenchServer(signerUrl: string): Promise<Bench
     await close();
     throw error;
   }
-  return { name: "local verifier (node)", url: server.url, close };
+  return { name: "local verifier (node)", url: server.url, close, answerWith: (headers) => app.answerWith(headers) };
 }
 
 /** `npm run verifier` as its own process on a free loopback port, once /healthz says it serves. */
@@ -104,23 +109,34 @@ export interface VerifierLoadResult {
   bare: VariantStats;
   verify: VariantStats;
   ratio: number;
+  /** A bare route answering with /verify's very headers: how much of the gap is the answer's size. */
+  bareSameAnswer: VariantStats;
+  /** The headers /verify answered with (what bareSameAnswer sends back), byte count of name: value lines. */
+  answerBytes: number;
 }
 
+/** Headers the HTTP server writes by itself for every answer, bare or not. */
+const SERVER_HEADERS = new Set(["date", "connection", "keep-alive", "transfer-encoding"]);
+
 /** GET /verify with a valid cookie against GET /bare on the same verifier server, alternating rounds. */
-export async function measureVerifier(generator: LoadGenerator, server: BenchServer, cookie: string, plan: Plan): Promise<VerifierLoadResult> {
+export async function measureVerifier(generator: LoadGenerator, server: VerifierBenchServer, cookie: string, plan: Plan): Promise<VerifierLoadResult> {
   const check = await fetch(`${server.url}/verify`, { headers: { Cookie: cookie }, signal: AbortSignal.timeout(10_000) });
   await check.arrayBuffer();
   if (check.status !== 200) throw new Error(`the local verifier's /verify refused the signer's fresh cookie (${check.status})`);
+  const answer = Object.fromEntries([...check.headers].filter(([name]) => !SERVER_HEADERS.has(name)));
+  server.answerWith(answer);
   const target = endpoint(server.url);
   const stats = await compareHttp(
     generator,
     [
       { key: "bare", spec: { ...target, method: "GET", path: BARE_PATH }, expectStatus: 200 },
       { key: "verify", spec: { ...target, method: "GET", path: "/verify", headers: { Cookie: cookie } }, expectStatus: 200 },
+      { key: "bare-same-answer", spec: { ...target, method: "GET", path: BARE_ANSWER_PATH }, expectStatus: 200 },
     ],
     plan,
   );
   const bare = stats.get("bare")!;
   const verify = stats.get("verify")!;
-  return { bare, verify, ratio: ratioOfRounds(verify.rates, bare.rates) };
+  const answerBytes = Object.entries(answer).reduce((n, [name, value]) => n + name.length + value.length + 4, 0);
+  return { bare, verify, ratio: ratioOfRounds(verify.rates, bare.rates), bareSameAnswer: stats.get("bare-same-answer")!, answerBytes };
 }
