@@ -44,8 +44,8 @@ export interface ProxyResult {
   auth: VariantStats;
   plain: VariantStats;
   ratio: number;
-  /** HAProxy: jwt_payload_query/jwt_header_query calls in the generated config. */
-  jwtQueries?: number;
+  /** HAProxy: claim reads (json_query on the payload, decoded once) in the generated config. */
+  claimReads?: number;
   /** nginx native: the per-request cryptography of its check, measured with the njs CLI. */
   njs?: NjsCosts | { error: string };
 }
@@ -127,7 +127,7 @@ export async function measureProxies(
   try {
     for (const proxy of options.kinds ?? PROXY_KINDS) {
       let running: RunningProxy | undefined;
-      let jwtQueries: number | undefined;
+      let claimReads: number | undefined;
       let njs: NjsCosts | { error: string } | undefined;
       try {
         const authPort = await freePort();
@@ -160,7 +160,7 @@ export async function measureProxies(
           running = await startNginx([`include ${outDir}/*.conf;`, plain.nginx(plainPort, upstream.url)], [authPort, plainPort], { njs: true });
         } else {
           const config = generated(["haproxy", ...common, "--public-url", options.signerUrl, "--pem-path", pemPath], options.env);
-          jwtQueries = config.match(/jwt_(payload|header)_query\(/g)?.length ?? 0;
+          claimReads = config.match(/json_query\(/g)?.length ?? 0;
           running = await startHaproxy([config, plain.haproxy(plainPort, upstream.url)], [authPort, plainPort]);
         }
         const side = (port: number) => ({ port, host: `${BENCH_HOST}:${port}` });
@@ -171,7 +171,7 @@ export async function measureProxies(
           auth: measured.checked,
           plain: measured.unchecked,
           ratio: measured.ratio,
-          ...(jwtQueries !== undefined ? { jwtQueries } : {}),
+          ...(claimReads !== undefined ? { claimReads } : {}),
           ...(njs !== undefined ? { njs } : {}),
         });
       } catch (error) {

@@ -1,7 +1,8 @@
 /**
  * HAProxy (2.5+): checks our JWT itself with jwt_verify and the signer's public key file,
- * no call to the signer per request. Each claim is queried once into a variable and the
- * signature is verified last, after the cheap checks (at most 12 jwt_*_query per request),
+ * no call to the signer per request. The header's alg is read with jwt_header_query, the
+ * payload base64url-decoded once (ub64dec) and each claim read once from it (json_query)
+ * into a variable; the signature is verified last, after the cheap checks,
  * and only once per token and HAProxy process: a stick table remembers the SHA-256 of tokens
  * whose signature verified (docs/haproxy.md). jwt_verify checks only the signature, so alg, exp,
  * nbf, iat, iss and aud are checked here too, with the signer's 10 s leeway. HAProxy quirks
@@ -66,6 +67,7 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
   const origin = `${scheme}://${host}${standardPort ? "" : `:${port}`}`;
   const leeway = VERIFY_LEEWAY_SECONDS;
   const jwt = "var(txn.jwt)";
+  const payload = "var(txn.payload)";
   const rule = settings.accessRule;
 
   const lines: string[] = [];
@@ -117,12 +119,15 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
     "    # signer's rule for them, so it refuses them all (fail closed; docs/haproxy.md).",
     `    acl jwt_one_cookie req.cook_cnt(${settings.cookieName}) le 1`,
     "",
-    "    # Each claim is read once into a variable (acls on a fetch would decode the token",
-    "    # again at every use), cheap checks first; the signature, the costly one, last.",
+    "    # The payload is base64url-decoded once, and each claim is read once from it into a",
+    "    # variable (an acl on a fetch would decode again at every use); cheap checks first,",
+    "    # the signature, the costly one, last. The claims come from the token's own bytes, so",
+    "    # a token that is not one JWT fails jwt_verify below whatever they say.",
     `    http-request set-var(txn.alg) ${jwt},jwt_header_query('$.alg') if jwt_found jwt_one_cookie`,
     "    acl jwt_es256 var(txn.alg) -m str ES256",
-    ...(["exp", "nbf", "iat"] as const).map((claim) => `    http-request set-var(txn.${claim}) ${jwt},jwt_payload_query('$.${claim}','int') if jwt_es256`),
-    ...(["iss", "aud[0]", "sub"] as const).map((claim) => `    http-request set-var(txn.${claim.replace("[0]", "0")}) ${jwt},jwt_payload_query('$.${claim}') if jwt_es256`),
+    `    http-request set-var(txn.payload) ${jwt},field(2,'.'),ub64dec if jwt_es256`,
+    ...(["exp", "nbf", "iat"] as const).map((claim) => `    http-request set-var(txn.${claim}) ${payload},json_query('$.${claim}','int') if jwt_es256`),
+    ...(["iss", "aud[0]", "sub"] as const).map((claim) => `    http-request set-var(txn.${claim.replace("[0]", "0")}) ${payload},json_query('$.${claim}') if jwt_es256`),
     `    # Times, with the signer's ${leeway} s leeway: exp + ${leeway} >= now, nbf and iat <= now + ${leeway}.`,
     "    http-request set-var(txn.now) date()",
     `    http-request set-var(txn.exp_left) var(txn.exp),add(${leeway}),sub(txn.now) if { var(txn.exp) -m found }`,
@@ -170,7 +175,7 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
   const roleLines: string[] = [];
   for (let i = 0; i < ROLE_SLOTS; i++) {
     const more = i === 0 ? "jwt_ok" : `{ var(txn.role${i - 1}) -m found }`;
-    roleLines.push(`    http-request set-var(txn.role${i}) ${jwt},jwt_payload_query('$.roles[${i}]') if ${more}`);
+    roleLines.push(`    http-request set-var(txn.role${i}) ${payload},json_query('$.roles[${i}]') if ${more}`);
   }
   add("", "    # The roles, for ACCESS_RULES and Remote-Groups.", ...roleLines);
 
@@ -204,7 +209,7 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
     "    # their parentheses.) A name with a lone UTF-16 surrogate (\\ud800) is no name here: the",
     "    # JSON reader refuses it, so Remote-Name is empty (the signer writes U+FFFD).",
     "    http-request set-header Remote-User %[var(txn.sub)]",
-    `    http-request set-var(txn.name) ${jwt},jwt_payload_query('$.name'),regsub('[\\x00-\\x1f\\x7f]','',g)`,
+    `    http-request set-var(txn.name) ${payload},json_query('$.name'),regsub('[\\x00-\\x1f\\x7f]','',g)`,
     `    http-request set-var(txn.name) "${REMOTE_NAME_ENCODING}"`,
     "    http-request set-header Remote-Name %[var(txn.name)]",
     "    acl jwt_role_word0 var(txn.role0) -m reg ^[A-Za-z0-9_-]{1,32}$",

@@ -87,7 +87,7 @@ describe("generator input checks", () => {
     expect(generateProxyConfig(["caddy", ...BASE], { HA_URL: "https://ha.example.com" }).ok).toBe(true);
     expect(error(["caddy", ...BASE], { ...ENV, COOKIE_SAMESITE: "sometimes" })).toContain("COOKIE_SAMESITE");
     expect(config(["haproxy", ...BASE], { ...ENV, COOKIE_NAME: "sso", JWT_ISSUER: "me", JWT_AUDIENCE: "a,b" })).toMatch(
-      /req\.cook\(sso\)[\s\S]*jwt_payload_query\('\$\.aud\[0\]'\)[\s\S]*var\(txn\.iss\) -m str me\n[\s\S]*var\(txn\.aud0\) -m str a b\n/,
+      /req\.cook\(sso\)[\s\S]*json_query\('\$\.aud\[0\]'\)[\s\S]*var\(txn\.iss\) -m str me\n[\s\S]*var\(txn\.aud0\) -m str a b\n/,
     );
   });
 
@@ -343,15 +343,20 @@ describe("--out DIR: the config and every file it references", () => {
 });
 
 describe("HAProxy does little per request", () => {
-  const queries = (text: string) => text.match(/jwt_(payload|header)_query\(/g)?.length ?? 0;
+  const count = (text: string, pattern: RegExp) => text.match(pattern)?.length ?? 0;
   it.each([
     ["no ACCESS_RULES", ENV],
     ["roles and users in ACCESS_RULES", { ...ENV, ACCESS_RULES: JSON.stringify({ "grafana.example.com": { roles: ["admin", "owner"], users: ["u1"] } }) }],
-  ])("%s: 12 token queries at most (was 17), none inside an acl, one signature check per key", (_label, env) => {
+  ])("%s: the token decoded twice (header, payload) and each claim read once, none inside an acl, one signature check per key", (_label, env) => {
     const text = config(["haproxy", ...BASE, "--pem-path", "/a.pem", "--pem-path", "/b.pem"], env);
     // An acl on a fetch is evaluated again at every use; set-var rules run once each, in order.
-    expect(text.split("\n").filter((line) => /^\s*acl .*jwt_(payload|header)_query|^\s*acl .*jwt_verify/.test(line))).toEqual([]);
-    expect(queries(text)).toBe(12);
+    expect(text.split("\n").filter((line) => /^\s*acl .*(jwt_(payload|header)_query|json_query|ub64dec|jwt_verify)/.test(line))).toEqual([]);
+    // Was 17 jwt_*_query calls, each decoding the token again; then 12; now one header query and
+    // one payload decode, and the 11 claim reads (exp nbf iat iss aud sub name, roles 0-3) from it.
+    expect(count(text, /jwt_header_query\(/g)).toBe(1);
+    expect(count(text, /jwt_payload_query\(/g)).toBe(0);
+    expect(count(text, /ub64dec/g)).toBe(1);
+    expect(count(text, /var\(txn\.payload\),json_query\(/g)).toBe(11);
     expect(text.match(/jwt_verify\(/g)).toHaveLength(2);
     // The signature is checked only once the cheap checks passed and only for a token not
     // remembered as verified, the second key only if the first failed.
@@ -359,7 +364,7 @@ describe("HAProxy does little per request", () => {
       /jwt_verify\('ES256','\/a\.pem'\) if jwt_claims_ok !jwt_remembered\n.*jwt_verify\('ES256','\/b\.pem'\) if jwt_claims_ok !jwt_remembered !jwt_signed\n/,
     );
     // Roles are read only while there are more.
-    expect(text).toContain("jwt_payload_query('$.roles[1]') if { var(txn.role0) -m found }");
+    expect(text).toContain("var(txn.payload),json_query('$.roles[1]') if { var(txn.role0) -m found }");
   });
 
   it("remembers signatures in a bounded table, keyed by the whole token's SHA-256, written only after jwt_verify answered 1", () => {
