@@ -20,7 +20,7 @@
  */
 import { BoundedCache } from "../bounded-cache.js";
 import type { RevocationList } from "../tokens/revocation-list.js";
-import { checkTimes, VERIFY_LEEWAY_SECONDS, type Verifier } from "../tokens/verify.js";
+import { checkTimes, refusedFromMs, type Verifier } from "../tokens/verify.js";
 import type { CheckOutcome } from "./session-check.js";
 
 export type AllowedOutcome = Extract<CheckOutcome, { kind: "allowed" }>;
@@ -122,7 +122,7 @@ export function createRememberedApprovals(maxEntries: number): RememberedApprova
       if (key === undefined) return;
       if (sync(sources, policy) !== since) return; // a sign-out, new keys or a new policy arrived meanwhile
       const { host, cookieHeader, authorization } = request;
-      entries.set(key, { host, cookieHeader, authorization, outcome }, (outcome.claims.exp + VERIFY_LEEWAY_SECONDS + 1) * 1000);
+      entries.set(key, { host, cookieHeader, authorization, outcome }, refusedFromMs(outcome.claims.exp));
     },
     forget(request) {
       const key = slot(request);

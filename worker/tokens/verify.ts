@@ -174,7 +174,7 @@ export function createVerifier(
         return timeProblem ? { ok: false, reason: timeProblem } : { ok: true, claims: cached };
       }
       const result = await verifyUncached(token, now);
-      if (result.ok) verified.set(token, result.claims, (result.claims.exp + VERIFY_LEEWAY_SECONDS) * 1000);
+      if (result.ok) verified.set(token, result.claims, refusedFromMs(result.claims.exp));
       return result;
     },
   };
