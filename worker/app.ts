@@ -5,6 +5,7 @@
  * reused; a bad configuration answers 500 "misconfigured" everywhere and signs nothing.
  */
 import { Hono } from "hono";
+import { getPath } from "hono/utils/url";
 import type { Env } from "./config.js";
 import { gate, gatedHost } from "./gate/gate.js";
 import { answerErrorsAsJson, HttpError } from "./http/errors.js";
@@ -23,6 +24,9 @@ export interface AppOptions extends RuntimeOptions {
   clientAddress: ClientAddress;
 }
 
+/** What the platforms call: Workers' default export, @hono/node-server, the tests. */
+export type SignerApp = Pick<Hono<AppEnv>, "fetch">;
+
 /** Only string settings identify a configuration; bindings (KV, assets) do not change it. */
 function fingerprint(env: Env): string {
   return JSON.stringify(
@@ -32,7 +36,7 @@ function fingerprint(env: Env): string {
   );
 }
 
-export function createApp(options: AppOptions): Hono<AppEnv> {
+export function createApp(options: AppOptions): SignerApp {
   const byObject = new WeakMap<object, Promise<RuntimeResult>>();
   // Once built, the runtime is taken without an await on every later request (hot path).
   const ready = new WeakMap<object, RuntimeResult>();
@@ -106,5 +110,22 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       ],
     }),
   );
-  return app;
+  // The hot path, GET /verify (a proxy asks it for every request of a page): once the runtime
+  // is built and valid, and the host is not gated, the route runs on its own, without the
+  // middleware above, so that a remembered approval is answered without a promise (Hono's
+  // composition of middleware is always async). Same route, same check, same error answers;
+  // the first requests, a bad configuration and gated hosts go through `app` as before.
+  const verifyApp = verifyRoutes((c) => (ready.get(c.env ?? {}) as Extract<RuntimeResult, { ok: true }>).runtime);
+  answerErrorsAsJson(verifyApp, "signer");
+  return {
+    fetch: (request, env, executionCtx) => {
+      const result = env === undefined ? undefined : ready.get(env);
+      const direct =
+        result?.ok === true &&
+        (request.method === "GET" || request.method === "HEAD") &&
+        getPath(request) === "/verify" &&
+        gatedHost(request.url, result.runtime.settings) === undefined;
+      return (direct ? verifyApp : app).fetch(request, env, executionCtx);
+    },
+  };
 }

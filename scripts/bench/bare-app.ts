@@ -23,7 +23,7 @@ export interface BareApp<E extends Env> extends Pick<Hono<E>, "fetch"> {
   answerWith(headers: Record<string, string>): void;
 }
 
-export function withBareRoute<E extends Env>(product: Hono<E>): BareApp<E> {
+export function withBareRoute<E extends Env>(product: Pick<Hono<E>, "fetch">): BareApp<E> {
   let answerHeaders: Record<string, string> = {};
   const bare = new Hono<E>();
   bare.get(BARE_PATH, (c) => c.body(null, 200));
