@@ -16,7 +16,7 @@ import { PROXY_BINARY, type ProxyFailure, type ProxyResult } from "./proxies.js"
 import { APPROVAL_CACHE_SECONDS } from "../proxy-config/nginx-native.js";
 import type { SignerLoadResult } from "./signer-load.js";
 import type { VerifierLoadResult } from "./verifier.js";
-import { atLeast, atMostBytes, exactly, TARGETS, type Judgement } from "./targets.js";
+import { atLeast, atMostBytes, exactly, ratioText, TARGETS, type Judgement } from "./targets.js";
 
 export const COMMAND = "npm run bench";
 export const COMMAND_EXPANDED = "node --experimental-websocket --import tsx scripts/bench.ts";
@@ -171,7 +171,7 @@ export function buildRows(results: BenchResults): Row[] {
       check: `/verify vs /bare, ${r.server}`,
       a: `${fmt(r.verify.median)} req/s`,
       b: `${fmt(r.bare.median)} req/s`,
-      value: ratio.toFixed(2),
+      value: ratioText(ratio, TARGETS.verifyVsBare),
       judgement,
       ...(judgement.verdict === "missed" ? { why: verifyWhy(r, results, ratio) + unexpectedNote([r.verify, r.bare]) } : {}),
     });
@@ -184,7 +184,7 @@ export function buildRows(results: BenchResults): Row[] {
       check: `/session (warm) vs /bare, ${r.server}`,
       a: `${fmt(r.session.median)} req/s`,
       b: `${fmt(r.bare.median)} req/s`,
-      value: ratio.toFixed(2),
+      value: ratioText(ratio, TARGETS.sessionVsBare),
       judgement,
       ...(judgement.verdict === "missed" ? { why: sessionWhy(r, results) + unexpectedNote([r.session, r.bare]) } : {}),
     });
@@ -254,7 +254,7 @@ export function buildRows(results: BenchResults): Row[] {
       check: `${p.how} vs the same ${PROXY_BINARY[p.proxy]} without auth`,
       a: `${fmt(p.auth.median)} req/s`,
       b: `${fmt(p.plain.median)} req/s`,
-      value: p.ratio.toFixed(2),
+      value: ratioText(p.ratio, proxyTarget(p.proxy)),
       // Issue 9's targets are for the checkers without a hop to the signer per request.
       judgement: proxyTarget(p.proxy) === undefined ? { verdict: "info", target: "no target" } : atLeast(p.ratio, proxyTarget(p.proxy)!),
       why: proxyWhy(p, results) + unexpectedNote([p.auth, p.plain]),
@@ -268,7 +268,7 @@ export function buildRows(results: BenchResults): Row[] {
       check: "the Worker as the gate vs a pass-through Worker, workerd",
       a: `${fmt(g.gate.median)} req/s`,
       b: `${fmt(g.passThrough.median)} req/s`,
-      value: g.ratio.toFixed(2),
+      value: ratioText(g.ratio, TARGETS.gateVsPassThrough),
       judgement,
       ...(judgement.verdict === "missed" ? { why: gateWhy(g, results) + unexpectedNote([g.gate, g.passThrough]) } : {}),
     });
@@ -281,7 +281,7 @@ export function buildRows(results: BenchResults): Row[] {
       check: "local verifier /verify vs /bare, node",
       a: `${fmt(v.verify.median)} req/s`,
       b: `${fmt(v.bare.median)} req/s`,
-      value: v.ratio.toFixed(2),
+      value: ratioText(v.ratio, TARGETS.localVerifierVsBare),
       judgement,
       ...(judgement.verdict === "missed" ? { why: localVerifierWhy(v, results) + unexpectedNote([v.verify, v.bare]) } : {}),
     });

@@ -27,11 +27,22 @@ export interface Judgement {
   miss?: string;
 }
 
+/**
+ * A ratio as the report prints it: two decimals, or three where two would round a miss up to
+ * its target (0.497 against ≥ 0.5 is shown as 0.497, not as a "missed" 0.50).
+ */
+export function ratioText(value: number, min?: number): string {
+  return min !== undefined && value < min && Number(value.toFixed(2)) >= min ? value.toFixed(3) : value.toFixed(2);
+}
+
 export function atLeast(value: number | undefined, min: number): Judgement {
   const target = `≥ ${min}`;
   if (value === undefined || !Number.isFinite(value)) return { verdict: "not measured", target };
   if (value >= min) return { verdict: "met", target };
-  return { verdict: "missed", target, miss: `${(min - value).toFixed(2)} short (${Math.round(((min - value) / min) * 100)} % below)` };
+  const short = min - value;
+  const shortText = short < 0.005 ? short.toFixed(3) : short.toFixed(2);
+  const percent = (short / min) * 100;
+  return { verdict: "missed", target, miss: `${shortText} short (${percent < 1 ? percent.toFixed(1) : Math.round(percent)} % below)` };
 }
 
 export function exactly(value: number | undefined, expected: number): Judgement {

@@ -2,6 +2,7 @@ import { expect, test } from "vitest";
 import { DEFAULT_PLAN, type VariantStats } from "../../scripts/bench/ab.js";
 import { BENCH_PARTS, parseBenchArgs } from "../../scripts/bench/args.js";
 import { buildRows, renderMarkdown, type BenchResults } from "../../scripts/bench/report.js";
+import { atLeast, ratioText } from "../../scripts/bench/targets.js";
 
 test("npm run bench with no options runs every part with the default plan, the only run that writes docs/benchmarks.md", () => {
   expect(parseBenchArgs([])).toEqual({ ok: true, parts: [...BENCH_PARTS], plan: DEFAULT_PLAN, complete: true });
@@ -101,4 +102,13 @@ test("a part that did not run leaves no row, and the report names what the new r
   const md = renderMarkdown(r, []);
   expect(md).toContain("**The gate (part 7)**");
   expect(md).toContain("**The local verifier (part 8)**");
+});
+
+test("a miss that two decimals would round up to the target is printed with three", () => {
+  expect(ratioText(0.497, 0.5)).toBe("0.497");
+  expect(ratioText(0.49, 0.5)).toBe("0.49");
+  expect(ratioText(0.503, 0.5)).toBe("0.50");
+  expect(ratioText(0.497)).toBe("0.50");
+  expect(atLeast(0.497, 0.5)).toEqual({ verdict: "missed", target: "≥ 0.5", miss: "0.003 short (0.6 % below)" });
+  expect(atLeast(0.44, 0.5).miss).toBe("0.06 short (12 % below)");
 });
