@@ -89,7 +89,8 @@ export function nginxCheckServerConfig(request: ProxyConfigRequest, version: str
 # - A different Cookie header (another value, another order, an extra cookie) is another
 #   cache key and is checked afresh.
 # - Refusals (401, 403) are never cached; nor is any answer with Set-Cookie or Vary.
-# Like the check itself, the cache cannot see sign-outs: a copied cookie works until exp.
+# Like the check itself, the cache cannot see sign-outs: a copied cookie works until its
+# exp + the 10 s leeway.
 # nginx creates the last level of ${nginxCacheDir} (owned by its worker user).
 
 proxy_cache_path ${nginxCacheDir} levels=1:2 keys_zone=${APPROVAL_ZONE}:2m max_size=64m inactive=${APPROVAL_CACHE_SECONDS * 2}s use_temp_path=off;
@@ -154,7 +155,7 @@ export function nginxNativeConfig(request: ProxyConfigRequest, settings: ProxySe
 # and in nginx.conf's http { } block:  include ${nginxDir}/*.conf;
 # The signer's settings and public keys are in ${nginxDir}/${NJS_SETTINGS_FILE}, read when
 # nginx (re)loads: after a key rotation, run the generator again and reload nginx. It cannot
-# see sign-outs: a copied cookie stays valid until its exp (TOKEN_TTL); see docs/nginx.md.
+# see sign-outs: a copied cookie stays valid until its exp + 10 s (TOKEN_TTL); docs/nginx.md.
 # The check runs in nginx's own check server, ${nginxDir}/${NJS_CHECK_SERVER_FILE}
 # (written with the keys), which also holds the cache of its approvals.
 
@@ -199,8 +200,17 @@ ${indent(upstreamHeaderLines(connection), 2)}
         proxy_set_header X-Jwt-Cookie-Rule '${rule}';
         proxy_set_header X-Jwt-Cookie-Return-Origin "${returnOrigin}";
         proxy_cache ${APPROVAL_ZONE};
-        proxy_cache_key '${SETTINGS_VERSION}\\n${authority}\\n${rule}\\n$http_authorization\\n$http_cookie';
-        proxy_cache_lock on;
+        # The host and its rule come again after the client's headers: nginx finds an entry
+        # by the key's MD5, and a collision built from chosen headers cannot carry over a
+        # different ending, so no approval of one host can be found under another's key.
+        proxy_cache_key '${SETTINGS_VERSION}\\n${authority}\\n${rule}\\n$http_authorization\\n$http_cookie\\n${authority}\\n${rule}';
+        # Large Cookie headers: the key must fit in this buffer, or nginx caches nothing.
+        proxy_buffer_size 16k;
+        proxy_buffers 4 16k;
+        # No lock: nginx 1.22 wakes lock waiters only every 500 ms, and refusals (never cached)
+        # share one key per host, so one visitor's requests could hold up everyone's sign-in.
+        # A duplicate check on a cold burst costs about a millisecond.
+        proxy_cache_lock off;
         # Only the check's X-Accel-Expires makes an answer cacheable, and nothing inherited
         # from http { } may cache more, reuse an expired approval or hide the check's answer.
         proxy_ignore_headers Cache-Control Expires;

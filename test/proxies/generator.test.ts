@@ -236,8 +236,11 @@ describe("--check: where the cookie is checked", () => {
     expect(text).toContain('proxy_set_header X-Jwt-Cookie-Return-Origin "http://grafana.example.com:8080";');
     // An approval is cached under everything it depends on.
     expect(text).toContain(
-      `proxy_cache_key '$jwt_cookie_settings_version\\ngrafana.example.com:8080\\n{"users":["u1"],"roles":["admin"]}\\n$http_authorization\\n$http_cookie';`,
+      `proxy_cache_key '$jwt_cookie_settings_version\\ngrafana.example.com:8080\\n{"users":["u1"],"roles":["admin"]}\\n$http_authorization\\n$http_cookie\\ngrafana.example.com:8080\\n{"users":["u1"],"roles":["admin"]}';`,
     );
+    // Keys of any Cookie size fit; no cache lock (nginx 1.22 polls it every 500 ms).
+    expect(text).toContain("proxy_buffer_size 16k;");
+    expect(text).toContain("proxy_cache_lock off;");
     // A host outside COOKIE_DOMAIN and the allow-list: browsers sign in without an rd.
     const other = config(["nginx", "--host", "grafana.example.net", "--upstream", "http://127.0.0.1:3000", "--out", "/srv/jwt"], env);
     expect(other).toContain('proxy_set_header X-Jwt-Cookie-Return-Origin "";');
