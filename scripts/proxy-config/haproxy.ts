@@ -157,8 +157,10 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
       (path, i) =>
         `    http-request set-var(txn.jwt_sig) ${jwt},jwt_verify('ES256','${path}') if jwt_claims_ok !jwt_remembered${i > 0 ? " !jwt_signed" : ""}`,
     ),
-    `    http-request track-sc0 var(txn.jwt_hash) table ${name} if jwt_claims_ok jwt_signed`,
-    "    http-request sc-set-gpt0(0) 1 if jwt_claims_ok jwt_signed",
+    "    # Stick counter 2 is this config's: rules of yours that track sc2 before these would",
+    "    # make the table unused (every token verified again) and set gpt0 in your table.",
+    `    http-request track-sc2 var(txn.jwt_hash) table ${name} if jwt_claims_ok jwt_signed`,
+    "    http-request sc-set-gpt0(2) 1 if jwt_claims_ok jwt_signed",
     "    acl jwt_ok var(txn.jwt_ok) -m bool",
     "    http-request set-var(txn.jwt_ok) bool(1) if jwt_claims_ok jwt_remembered",
     "    http-request set-var(txn.jwt_ok) bool(1) if jwt_claims_ok jwt_signed",

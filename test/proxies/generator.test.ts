@@ -380,8 +380,8 @@ describe("HAProxy does little per request", () => {
     expect(lines.filter((line) => /track-sc|sc-set|sc-inc|table_|jwt_remembered$/.test(line))).toEqual([
       "http-request set-var(txn.jwt_known) var(txn.jwt_hash),table_gpt0(jwt_cookie_grafana_example_com) if jwt_claims_ok",
       "http-request set-var(txn.jwt_sig) var(txn.jwt),jwt_verify('ES256','/a.pem') if jwt_claims_ok !jwt_remembered",
-      "http-request track-sc0 var(txn.jwt_hash) table jwt_cookie_grafana_example_com if jwt_claims_ok jwt_signed",
-      "http-request sc-set-gpt0(0) 1 if jwt_claims_ok jwt_signed",
+      "http-request track-sc2 var(txn.jwt_hash) table jwt_cookie_grafana_example_com if jwt_claims_ok jwt_signed",
+      "http-request sc-set-gpt0(2) 1 if jwt_claims_ok jwt_signed",
       "http-request set-var(txn.jwt_ok) bool(1) if jwt_claims_ok jwt_remembered",
     ]);
     expect(text).toContain("reload after a key rotation is what stops tokens of a removed key");

@@ -189,3 +189,60 @@ describe("HAProxy verifies each token's signature once and remembers only verifi
     expect([...(await remembered())]).toEqual([[sha256(newKeyToken), 1]]);
   });
 });
+
+describe("HAProxy's signature memory beside an operator's own stick counter", () => {
+  let world: World;
+  let haproxy: RunningProxy;
+  let dir: ReturnType<typeof tempDir>;
+  let socket: string;
+  let port: number;
+
+  const api = (command: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const connection = connect(socket);
+      let answer = "";
+      connection.setEncoding("utf8");
+      connection.on("data", (chunk: string) => (answer += chunk));
+      connection.on("end", () => resolve(answer));
+      connection.on("error", reject);
+      connection.write(`${command}\n`);
+    });
+
+  beforeAll(async () => {
+    world = await startWorld("node");
+    dir = tempDir("haproxy-memory-sc0");
+    try {
+      const pem = join(dir.path, "jwt-cookie.pem");
+      socket = join(dir.path, "admin.sock");
+      writeFileSync(pem, await (await fetch(`${world.signer.url}/public-key.pem`)).text());
+      port = await freePort();
+      const config = generated(["haproxy", "--host", OPEN_HOST, "--upstream", world.upstream.url, "--listen", `127.0.0.1:${port}`, "--pem-path", pem], world.env);
+      // The usual rate-limit recipe, first thing in the frontend: it takes stick counter 0.
+      const withRateLimit = config.replace(/^(frontend \S+\n\s+bind \S+\n)/m, "$1    http-request track-sc0 src table per_ip\n");
+      expect(withRateLimit).not.toBe(config);
+      const extra = `global\n    stats socket ${socket} level admin\n\nbackend per_ip\n    stick-table type ip size 1k expire 10m store gpt0,http_req_rate(10s)\n`;
+      haproxy = await startHaproxy([withRateLimit, extra], [port]);
+    } catch (error) {
+      await world.close();
+      dir.remove();
+      throw error;
+    }
+  });
+  afterAll(async () => {
+    await haproxy?.stop();
+    await world?.close();
+    dir?.remove();
+  });
+
+  it("still remembers verified tokens, and leaves the operator's table's gpt0 alone", async () => {
+    const token = await world.cookieFor(world.user);
+    for (let i = 0; i < 2; i++) {
+      const reply = await send(port, { host: `${OPEN_HOST}:${port}`, path: "/", headers: { Accept: "application/json", Cookie: `${COOKIE_NAME}=${token}` } });
+      expect(reply.status, reply.body).toBe(200);
+    }
+    expect(await api(`show table ${TABLE}`)).toContain(`key=${sha256(token)} `);
+    const perIp = await api("show table per_ip");
+    expect(perIp).toMatch(/key=127\.0\.0\.1 /);
+    expect(perIp).toMatch(/gpt0=0\b/);
+  });
+});
