@@ -27,27 +27,73 @@ const TABLE = "jwt_cookie_grafana_example_test";
 const sha256 = (token: string): string => createHash("sha256").update(token).digest("hex").toUpperCase();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** One command on HAProxy's runtime API at `socket`; HAProxy closes the connection after its answer. */
+function runtimeApi(socket: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const connection = connect(socket);
+    let answer = "";
+    connection.setEncoding("utf8");
+    connection.on("data", (chunk: string) => (answer += chunk));
+    connection.on("end", () => resolve(answer));
+    connection.on("error", reject);
+    connection.setTimeout(5000, () => connection.destroy(new Error(`no answer to "${command}" within 5 s`)));
+    connection.write(`${command}\n`);
+  });
+}
+
+interface MemorySetup {
+  world: World;
+  haproxy: RunningProxy;
+  pem: string;
+  socket: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The generated config for OPEN_HOST against a Node signer, changed by `edit`, plus a runtime
+ * API socket that only this test adds and `extra` configuration.
+ */
+async function startMemorySetup(label: string, options: { edit?: (config: string) => string; extra?: string; masterWorker?: boolean } = {}): Promise<MemorySetup> {
+  const world = await startWorld("node");
+  const dir = tempDir(label);
+  try {
+    const pem = join(dir.path, "jwt-cookie.pem");
+    const socket = join(dir.path, "admin.sock");
+    writeFileSync(pem, await (await fetch(`${world.signer.url}/public-key.pem`)).text());
+    const port = await freePort();
+    const config = generated(["haproxy", "--host", OPEN_HOST, "--upstream", world.upstream.url, "--listen", `127.0.0.1:${port}`, "--pem-path", pem], world.env);
+    const runtime = `global\n    stats socket ${socket} level admin\n${options.extra ?? ""}`;
+    const haproxy = await startHaproxy([options.edit ? options.edit(config) : config, runtime], [port], { masterWorker: options.masterWorker ?? false });
+    return {
+      world,
+      haproxy,
+      pem,
+      socket,
+      port,
+      stop: async () => {
+        await haproxy.stop();
+        await world.close();
+        dir.remove();
+      },
+    };
+  } catch (error) {
+    await world.close();
+    dir.remove();
+    throw error;
+  }
+}
+
 describe("HAProxy verifies each token's signature once and remembers only verified ones", () => {
+  let setup: MemorySetup | undefined;
   let world: World;
   let haproxy: RunningProxy;
-  let dir: ReturnType<typeof tempDir>;
   let pem: string;
   let socket: string;
   let port: number;
   let kit: ForgeryKit;
 
-  /** One command on the runtime API; HAProxy closes the connection after its answer. */
-  const api = (command: string): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const connection = connect(socket);
-      let answer = "";
-      connection.setEncoding("utf8");
-      connection.on("data", (chunk: string) => (answer += chunk));
-      connection.on("end", () => resolve(answer));
-      connection.on("error", reject);
-      connection.setTimeout(5000, () => connection.destroy(new Error(`no answer to "${command}" within 5 s`)));
-      connection.write(`${command}\n`);
-    });
+  const api = (command: string): Promise<string> => runtimeApi(socket, command);
 
   /** The table's entries: SHA-256 (hex) -> gpt0. */
   const remembered = async (): Promise<Map<string, number>> => {
@@ -84,27 +130,12 @@ describe("HAProxy verifies each token's signature once and remembers only verifi
   };
 
   beforeAll(async () => {
-    world = await startWorld("node");
-    dir = tempDir("haproxy-memory");
-    try {
-      pem = join(dir.path, "jwt-cookie.pem");
-      socket = join(dir.path, "admin.sock");
-      writeFileSync(pem, await (await fetch(`${world.signer.url}/public-key.pem`)).text());
-      port = await freePort();
-      const config = generated(["haproxy", "--host", OPEN_HOST, "--upstream", world.upstream.url, "--listen", `127.0.0.1:${port}`, "--pem-path", pem], world.env);
-      const runtimeApi = `global\n    stats socket ${socket} level admin\n`;
-      haproxy = await startHaproxy([config, runtimeApi], [port], { masterWorker: true });
-      kit = await forgeryKit(world.signingKey, { sub: world.user.id, name: world.user.name, roles: ["user"] });
-    } catch (error) {
-      await world.close();
-      dir.remove();
-      throw error;
-    }
+    setup = await startMemorySetup("haproxy-memory", { masterWorker: true });
+    ({ world, haproxy, pem, socket, port } = setup);
+    kit = await forgeryKit(world.signingKey, { sub: world.user.id, name: world.user.name, roles: ["user"] });
   });
   afterAll(async () => {
-    await haproxy?.stop();
-    await world?.close();
-    dir?.remove();
+    await setup?.stop();
   });
 
   it("verifies a new token, remembers the SHA-256 of the whole token, and takes it again from the table", async () => {
@@ -191,50 +222,26 @@ describe("HAProxy verifies each token's signature once and remembers only verifi
 });
 
 describe("HAProxy's signature memory beside an operator's own stick counter", () => {
-  let world: World;
-  let haproxy: RunningProxy;
-  let dir: ReturnType<typeof tempDir>;
-  let socket: string;
-  let port: number;
-
-  const api = (command: string): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const connection = connect(socket);
-      let answer = "";
-      connection.setEncoding("utf8");
-      connection.on("data", (chunk: string) => (answer += chunk));
-      connection.on("end", () => resolve(answer));
-      connection.on("error", reject);
-      connection.write(`${command}\n`);
-    });
+  let setup: MemorySetup | undefined;
+  const api = (command: string): Promise<string> => runtimeApi(setup!.socket, command);
 
   beforeAll(async () => {
-    world = await startWorld("node");
-    dir = tempDir("haproxy-memory-sc0");
-    try {
-      const pem = join(dir.path, "jwt-cookie.pem");
-      socket = join(dir.path, "admin.sock");
-      writeFileSync(pem, await (await fetch(`${world.signer.url}/public-key.pem`)).text());
-      port = await freePort();
-      const config = generated(["haproxy", "--host", OPEN_HOST, "--upstream", world.upstream.url, "--listen", `127.0.0.1:${port}`, "--pem-path", pem], world.env);
+    setup = await startMemorySetup("haproxy-memory-sc0", {
       // The usual rate-limit recipe, first thing in the frontend: it takes stick counter 0.
-      const withRateLimit = config.replace(/^(frontend \S+\n\s+bind \S+\n)/m, "$1    http-request track-sc0 src table per_ip\n");
-      expect(withRateLimit).not.toBe(config);
-      const extra = `global\n    stats socket ${socket} level admin\n\nbackend per_ip\n    stick-table type ip size 1k expire 10m store gpt0,http_req_rate(10s)\n`;
-      haproxy = await startHaproxy([withRateLimit, extra], [port]);
-    } catch (error) {
-      await world.close();
-      dir.remove();
-      throw error;
-    }
+      edit: (config) => {
+        const withRateLimit = config.replace(/^(frontend \S+\n\s+bind \S+\n)/m, "$1    http-request track-sc0 src table per_ip\n");
+        if (withRateLimit === config) throw new Error("no frontend/bind lines to put the rate limit after");
+        return withRateLimit;
+      },
+      extra: "\nbackend per_ip\n    stick-table type ip size 1k expire 10m store gpt0,http_req_rate(10s)\n",
+    });
   });
   afterAll(async () => {
-    await haproxy?.stop();
-    await world?.close();
-    dir?.remove();
+    await setup?.stop();
   });
 
   it("still remembers verified tokens, and leaves the operator's table's gpt0 alone", async () => {
+    const { world, port } = setup!;
     const token = await world.cookieFor(world.user);
     for (let i = 0; i < 2; i++) {
       const reply = await send(port, { host: `${OPEN_HOST}:${port}`, path: "/", headers: { Accept: "application/json", Cookie: `${COOKIE_NAME}=${token}` } });
