@@ -161,33 +161,29 @@ function cryptoWhy(kind: "sign" | "verify", results: BenchResults): string {
   );
 }
 
+/** A row comparing two HTTP variants by their req/s ratio against a minimum; `why` is asked only for a miss. */
+function ratioRow(part: string, check: string, measured: VariantStats, against: VariantStats, ratio: number, min: number, why: () => string): Row {
+  const judgement = atLeast(ratio, min);
+  return {
+    part,
+    check,
+    a: `${fmt(measured.median)} req/s`,
+    b: `${fmt(against.median)} req/s`,
+    value: ratioText(ratio, min),
+    judgement,
+    ...(judgement.verdict === "missed" ? { why: why() + unexpectedNote([measured, against]) } : {}),
+  };
+}
+
 export function buildRows(results: BenchResults): Row[] {
   const rows: Row[] = [];
   for (const r of results.signers) {
     const ratio = ratioOfRounds(r.verify.rates, r.bare.rates);
-    const judgement = atLeast(ratio, TARGETS.verifyVsBare);
-    rows.push({
-      part: "1",
-      check: `/verify vs /bare, ${r.server}`,
-      a: `${fmt(r.verify.median)} req/s`,
-      b: `${fmt(r.bare.median)} req/s`,
-      value: ratioText(ratio, TARGETS.verifyVsBare),
-      judgement,
-      ...(judgement.verdict === "missed" ? { why: verifyWhy(r, results, ratio) + unexpectedNote([r.verify, r.bare]) } : {}),
-    });
+    rows.push(ratioRow("1", `/verify vs /bare, ${r.server}`, r.verify, r.bare, ratio, TARGETS.verifyVsBare, () => verifyWhy(r, results, ratio)));
   }
   for (const r of results.signers) {
     const ratio = ratioOfRounds(r.session.rates, r.bare.rates);
-    const judgement = atLeast(ratio, TARGETS.sessionVsBare);
-    rows.push({
-      part: "2",
-      check: `/session (warm) vs /bare, ${r.server}`,
-      a: `${fmt(r.session.median)} req/s`,
-      b: `${fmt(r.bare.median)} req/s`,
-      value: ratioText(ratio, TARGETS.sessionVsBare),
-      judgement,
-      ...(judgement.verdict === "missed" ? { why: sessionWhy(r, results) + unexpectedNote([r.session, r.bare]) } : {}),
-    });
+    rows.push(ratioRow("2", `/session (warm) vs /bare, ${r.server}`, r.session, r.bare, ratio, TARGETS.sessionVsBare, () => sessionWhy(r, results)));
   }
   if (results.crypto) {
     for (const kind of ["sign", "verify"] as const) {
@@ -260,31 +256,15 @@ export function buildRows(results: BenchResults): Row[] {
       why: proxyWhy(p, results) + unexpectedNote([p.auth, p.plain]),
     });
   }
-  if (results.gate) {
-    const g = results.gate;
-    const judgement = atLeast(g.ratio, TARGETS.gateVsPassThrough);
-    rows.push({
-      part: "7",
-      check: "the Worker as the gate vs a pass-through Worker, workerd",
-      a: `${fmt(g.gate.median)} req/s`,
-      b: `${fmt(g.passThrough.median)} req/s`,
-      value: ratioText(g.ratio, TARGETS.gateVsPassThrough),
-      judgement,
-      ...(judgement.verdict === "missed" ? { why: gateWhy(g, results) + unexpectedNote([g.gate, g.passThrough]) } : {}),
-    });
+  const g = results.gate;
+  if (g) {
+    const check = "the Worker as the gate vs a pass-through Worker, workerd";
+    rows.push(ratioRow("7", check, g.gate, g.passThrough, g.ratio, TARGETS.gateVsPassThrough, () => gateWhy(g, results)));
   }
-  if (results.verifier) {
-    const v = results.verifier;
-    const judgement = atLeast(v.ratio, TARGETS.localVerifierVsBare);
-    rows.push({
-      part: "8",
-      check: "local verifier /verify vs /bare, node",
-      a: `${fmt(v.verify.median)} req/s`,
-      b: `${fmt(v.bare.median)} req/s`,
-      value: ratioText(v.ratio, TARGETS.localVerifierVsBare),
-      judgement,
-      ...(judgement.verdict === "missed" ? { why: localVerifierWhy(v, results) + unexpectedNote([v.verify, v.bare]) } : {}),
-    });
+  const v = results.verifier;
+  if (v) {
+    const check = "local verifier /verify vs /bare, node";
+    rows.push(ratioRow("8", check, v.verify, v.bare, v.ratio, TARGETS.localVerifierVsBare, () => localVerifierWhy(v, results)));
   }
   return rows;
 }
