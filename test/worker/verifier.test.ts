@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startHomeAssistantDouble, type HomeAssistantDouble } from "../ha-double/index.js";
 import { startCountingRelay, type CountingRelay } from "../support/counting-relay.js";
-import { RUNTIMES, startSigner, testSigningKey, type RunningSigner } from "../support/signer.js";
+import { RUNTIMES, startSigner, testSigningKey, type RunningSigner, type SignerRuntime } from "../support/signer.js";
 import { es256, otherEcKeyPem } from "../support/tokens.js";
 import { startVerifier, type VerifierUnderTest } from "../support/verifier.js";
 import { generateKeyPair } from "../../worker/tokens/keys.js";
@@ -42,6 +42,15 @@ async function answer(url: string, headers: Record<string, string>, query = ""):
   };
 }
 
+/** The signer, a counting relay in front of it, and a local verifier that asks the signer through the relay, ready. */
+async function signerAndVerifier(runtime: SignerRuntime, env: Record<string, string>): Promise<{ signer: RunningSigner; relay: CountingRelay; verifier: VerifierUnderTest }> {
+  const signer = await startSigner(runtime, env);
+  const relay = await startCountingRelay(signer.url);
+  const verifier = await startVerifier(relay.url, { REVOCATIONS_POLL: `${POLL_MS}ms`, UNKNOWN_KID_REFETCH: "1s" });
+  await verifier.ready();
+  return { signer, relay, verifier };
+}
+
 async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<number> {
   const started = Date.now();
   for (;;) {
@@ -73,10 +82,7 @@ describe.each(RUNTIMES)("local verifier in front of the signer in %s", (runtime)
       REDIRECT_ALLOWLIST: "nas.example.net",
       ACCESS_RULES: JSON.stringify({ "admin.example.test": { roles: ["admin"] }, "mine.example.test": { users: [admin] } }),
     };
-    signer = await startSigner(runtime, env);
-    relay = await startCountingRelay(signer.url);
-    verifier = await startVerifier(relay.url, { REVOCATIONS_POLL: `${POLL_MS}ms`, UNKNOWN_KID_REFETCH: "1s" });
-    await verifier.ready();
+    ({ signer, relay, verifier } = await signerAndVerifier(runtime, env));
   });
   afterAll(async () => {
     await verifier?.close();
@@ -180,10 +186,7 @@ describe("local verifier when the signer is down or rotates its key (signer on N
     ha = await startHomeAssistantDouble();
     alice = ha.addUser({ name: "Alice" }).id;
     env = { HA_URL: ha.url, SIGNING_KEY: await testSigningKey(), COOKIE_SECURE: "false", PUBLIC_URL: "https://auth.example.test" };
-    signer = await startSigner("node", env);
-    relay = await startCountingRelay(signer.url);
-    verifier = await startVerifier(relay.url, { REVOCATIONS_POLL: `${POLL_MS}ms`, UNKNOWN_KID_REFETCH: "1s" });
-    await verifier.ready();
+    ({ signer, relay, verifier } = await signerAndVerifier("node", env));
   });
   afterAll(async () => {
     await verifier?.close();
