@@ -6,7 +6,8 @@
  *   4. Home Assistant lookups per distinct token under 1,000 concurrent /session
  *   5. bundle sizes (frontend, Worker), gzip
  *   6. Caddy / nginx / HAProxy with authentication vs the same proxy without (forward auth to
- *      the signer, forward auth to the local verifier, native checks)
+ *      the signer, forward auth to the local verifier or to a stand-in that checks nothing,
+ *      native checks)
  *   7. the Worker as the gate vs a Worker passing requests through with no check, in workerd
  *   8. the local verifier's /verify vs a bare route on the same Node server
  * Prints a table and writes docs/benchmarks.md. Everything on loopback, every loop bounded
@@ -37,7 +38,8 @@ import { buildRows, COMMAND, renderTable, writeReport, type BenchResults } from 
 import { measureSigner, signIn, type SignerLoadResult } from "./bench/signer-load.js";
 import { benchEnv, startNodeBenchServer, startWorkerdBenchServer, type BenchServer } from "./bench/signers.js";
 import { startUpstream } from "./bench/upstream.js";
-import { measureVerifier, startVerifierBenchServer, startVerifierProcess, type VerifierLoadResult } from "./bench/verifier.js";
+import { startStandInChecker } from "./bench/stand-in-checker.js";
+import { measureVerifier, startVerifierBenchServer, startVerifierProcess, verifyAnswerHeaders, type VerifierLoadResult } from "./bench/verifier.js";
 
 const args = parseBenchArgs(process.argv.slice(2));
 if (!args.ok) {
@@ -182,7 +184,12 @@ try {
       const pem = await (await fetch(`${node.url}/public-key.pem`, { signal: AbortSignal.timeout(10_000) })).text();
       const localVerifier = await startVerifierProcess(node.url);
       try {
-        return await measureProxies(generator, { env, signerUrl: node.url, verifierUrl: localVerifier.url, cookie, publicKeyPem: pem, plan });
+        const standIn = await startStandInChecker(await verifyAnswerHeaders(localVerifier.url, cookie));
+        try {
+          return await measureProxies(generator, { env, signerUrl: node.url, verifierUrl: localVerifier.url, standInUrl: standIn.url, cookie, publicKeyPem: pem, plan });
+        } finally {
+          await standIn.close();
+        }
       } finally {
         await localVerifier.close();
       }

@@ -6,6 +6,7 @@
  * processes, CPU frequency, GC) then hits both sides of a ratio alike, so the ratios hold
  * even when the absolute figures move.
  */
+import { performance } from "node:perf_hooks";
 import { goodPerSecond, type LoadGenerator, type LoadResult, type LoadSpec } from "./http-load.js";
 
 export interface Plan {
@@ -37,6 +38,13 @@ export interface VariantStats {
   errorMessages: string[];
   p50Ms: number;
   p99Ms: number;
+  /**
+   * This process's main thread, busy (event-loop utilisation, syscalls included), per request
+   * answered, over all rounds. It is the server's own cost per request where the server under
+   * test runs on the main thread (the Node signer, part 8's verifier); the load generator runs
+   * on a thread of its own and is not in it.
+   */
+  mainThreadUsPerRequest: number;
 }
 
 export function median(values: number[]): number {
@@ -69,9 +77,13 @@ export async function alternate<R>(runners: Runner<R>[], plan: Pick<Plan, "warmu
 }
 
 export async function compareHttp(generator: LoadGenerator, variants: Variant[], plan: Plan = DEFAULT_PLAN): Promise<Map<string, VariantStats>> {
-  const runners: Runner<LoadResult>[] = variants.map((v) => ({
+  const runners: Runner<LoadResult & { mainActiveMs: number }>[] = variants.map((v) => ({
     key: v.key,
-    run: (durationMs) => generator.run({ ...v.spec, concurrency: plan.concurrency, durationMs, maxRequests: plan.maxRequestsPerRound }),
+    run: async (durationMs) => {
+      const before = performance.eventLoopUtilization();
+      const result = await generator.run({ ...v.spec, concurrency: plan.concurrency, durationMs, maxRequests: plan.maxRequestsPerRound });
+      return { ...result, mainActiveMs: performance.eventLoopUtilization(before).active };
+    },
   }));
   const results = await alternate(runners, plan);
   const stats = new Map<string, VariantStats>();
@@ -84,16 +96,18 @@ export async function compareHttp(generator: LoadGenerator, variants: Variant[],
       }
     }
     const rates = rounds.map((r) => goodPerSecond(r, v.expectStatus));
+    const requests = rounds.reduce((n, r) => n + r.requests, 0);
     stats.set(v.key, {
       key: v.key,
       rates,
       median: median(rates),
-      requests: rounds.reduce((n, r) => n + r.requests, 0),
+      requests,
       unexpected,
       errors: rounds.reduce((n, r) => n + r.errors, 0),
       errorMessages: [...new Set(rounds.flatMap((r) => r.errorMessages))].slice(0, 3),
       p50Ms: median(rounds.map((r) => r.latencyMs.p50)),
       p99Ms: median(rounds.map((r) => r.latencyMs.p99)),
+      mainThreadUsPerRequest: requests ? (rounds.reduce((ms, r) => ms + r.mainActiveMs, 0) * 1000) / requests : 0,
     });
   }
   return stats;

@@ -5,7 +5,9 @@
  * generates it, and a plain pass-through site with no auth at all. Modes: Caddy forward_auth
  * and nginx auth_request asking the Node signer's /verify (--check signer, a hop per
  * request) or the local verifier's (--check local, its own process on loopback); nginx with
- * njs and HAProxy with jwt_verify checking the JWT themselves (--check native). Same
+ * njs and HAProxy with jwt_verify checking the JWT themselves (--check native). As a
+ * baseline for the local verifier's rows, the same --check local configs asking a Node
+ * process that answers /verify's headers and checks nothing (stand-in-checker.ts). Same
  * requests (a valid cookie), same concurrency, alternating rounds.
  * Processes come from the proxy tests' helpers: temp dirs, random ports, stopped by PID.
  */
@@ -24,19 +26,24 @@ import { startUpstream } from "./upstream.js";
 
 export const BENCH_HOST = "bench.example.test";
 
-export type ProxyKind = "caddy" | "nginx" | "caddy-local" | "nginx-local" | "nginx-native" | "haproxy";
+export type ProxyKind = "caddy" | "nginx" | "caddy-local" | "caddy-stand-in" | "nginx-local" | "nginx-stand-in" | "nginx-native" | "haproxy";
 
 /** The proxy binary behind each kind (for "the same caddy without auth"). */
 export const PROXY_BINARY: Record<ProxyKind, "caddy" | "nginx" | "haproxy"> = {
   caddy: "caddy",
   nginx: "nginx",
   "caddy-local": "caddy",
+  "caddy-stand-in": "caddy",
   "nginx-local": "nginx",
+  "nginx-stand-in": "nginx",
   "nginx-native": "nginx",
   haproxy: "haproxy",
 };
 
-export const PROXY_KINDS: readonly ProxyKind[] = ["caddy", "nginx", "caddy-local", "nginx-local", "nginx-native", "haproxy"];
+export const PROXY_KINDS: readonly ProxyKind[] = ["caddy", "nginx", "caddy-local", "caddy-stand-in", "nginx-local", "nginx-stand-in", "nginx-native", "haproxy"];
+
+/** The kinds that are baselines for the local verifier's rows (stand-in-checker.ts), not product modes. */
+export const STAND_IN_OF: Partial<Record<ProxyKind, ProxyKind>> = { "caddy-stand-in": "caddy-local", "nginx-stand-in": "nginx-local" };
 
 export interface ProxyResult {
   proxy: ProxyKind;
@@ -101,7 +108,9 @@ const HOW: Record<ProxyKind, string> = {
   caddy: "Caddy forward_auth → Node signer /verify",
   nginx: "nginx auth_request → Node signer /verify",
   "caddy-local": "Caddy forward_auth → local verifier /verify",
+  "caddy-stand-in": "Caddy forward_auth → a Node process that checks nothing",
   "nginx-local": "nginx auth_request → local verifier /verify",
+  "nginx-stand-in": "nginx auth_request → a Node process that checks nothing",
   "nginx-native": "nginx njs (no signer call)",
   haproxy: "HAProxy jwt_verify (no signer call)",
 };
@@ -113,6 +122,8 @@ export async function measureProxies(
     signerUrl: string;
     /** The local verifier (its own process, as `npm run verifier` runs it) for --check local. */
     verifierUrl: string;
+    /** A Node process answering /verify's headers without checking (stand-in-checker.ts), in the verifier's place. */
+    standInUrl: string;
     cookie: string;
     publicKeyPem: string;
     plan: Plan;
@@ -139,11 +150,13 @@ export async function measureProxies(
         } else if (proxy === "nginx") {
           const server = generated(["nginx", ...common, "--check", "signer", "--signer", options.signerUrl], options.env);
           running = await startNginx([server, plain.nginx(plainPort, upstream.url)], [authPort, plainPort]);
-        } else if (proxy === "caddy-local") {
-          const site = generated(["caddy", ...common, "--check", "local", "--verifier", options.verifierUrl], options.env);
+        } else if (proxy === "caddy-local" || proxy === "caddy-stand-in") {
+          const checker = proxy === "caddy-local" ? options.verifierUrl : options.standInUrl;
+          const site = generated(["caddy", ...common, "--check", "local", "--verifier", checker], options.env);
           running = await startCaddy([site, plain.caddy(plainPort, upstream.url)], [authPort, plainPort]);
-        } else if (proxy === "nginx-local") {
-          const server = generated(["nginx", ...common, "--check", "local", "--verifier", options.verifierUrl], options.env);
+        } else if (proxy === "nginx-local" || proxy === "nginx-stand-in") {
+          const checker = proxy === "nginx-local" ? options.verifierUrl : options.standInUrl;
+          const server = generated(["nginx", ...common, "--check", "local", "--verifier", checker], options.env);
           running = await startNginx([server, plain.nginx(plainPort, upstream.url)], [authPort, plainPort]);
         } else if (proxy === "nginx-native") {
           // As a user sets it up: --out DIR (keys fetched from the signer), include DIR/*.conf.

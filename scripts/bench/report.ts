@@ -295,14 +295,28 @@ function gateWhy(g: GateResult, results: BenchResults): string {
   );
 }
 
-/** What the bare route answering with /verify's very headers says about the gap (part 8's diagnostic variant). */
-function sameAnswer(v: VerifierLoadResult): string {
-  const answerUs = extraUs(v.bareSameAnswer.median, v.bare.median);
-  const routeUs = extraUs(v.verify.median, v.bareSameAnswer.median);
+/**
+ * How part 8's two diagnostic variants split the gap between /bare and /verify: the request,
+ * the answer, the route. Each step is the median of its back-to-back per-round ratios (as
+ * the target's ratio is), turned into µs over the faster side's median.
+ */
+function gapSplit(v: VerifierLoadResult): string {
+  const step = (slow: VariantStats, fast: VariantStats) => {
+    const ratio = ratioOfRounds(slow.rates, fast.rates);
+    const extra = (1 / ratio - 1) * (1e6 / fast.median);
+    return { ratio: ratio.toFixed(2), cost: extra >= 0.5 ? us(extra) : `nothing measurable (${us(extra)}, within this run's noise)` };
+  };
+  const request = step(v.bareSameRequest, v.bare);
+  const answer = step(v.bareSameAnswer, v.bareSameRequest);
+  const route = step(v.verify, v.bareSameAnswer);
+  const busy = (st: VariantStats) => us(st.mainThreadUsPerRequest);
   return (
-    ` Measured in the same rounds: a bare route that answers with /verify's very headers (${fmt(v.answerBytes)} bytes of them, the same bytes on the wire, no work) ` +
-    `gave ${fmt(v.bareSameAnswer.median)} req/s, ${ratioOfRounds(v.verify.rates, v.bareSameAnswer.rates).toFixed(2)} for /verify against it: ` +
-    `about ${us(answerUs)} of the gap is the size of the answer and ${us(routeUs)} the check's route.`
+    ` Split in the same rounds by two more bare variants: /bare sent /verify's very request (its ${fmt(v.cookieHeaderBytes)}-byte Cookie header line) ` +
+    `ran at ${fmt(v.bareSameRequest.median)} req/s, ${request.ratio} of /bare: the request's size, ${request.cost}. ` +
+    `/bare-answer, sent that request and answering with /verify's very headers (${fmt(v.answerBytes)} bytes of them, no work), ran at ${fmt(v.bareSameAnswer.median)} req/s, ` +
+    `${answer.ratio} of the previous: the answer's size, ${answer.cost}. /verify against it, ${route.ratio}: the route itself, ${route.cost}. ` +
+    `The server runs on the bench's main thread, which was busy (event-loop utilisation, its syscalls included) ${busy(v.bare)} per /bare request, ` +
+    `${busy(v.bareSameRequest)} with /verify's request, ${busy(v.bareSameAnswer)} answering /verify's headers and ${busy(v.verify)} per /verify.`
   );
 }
 
@@ -322,14 +336,15 @@ function localVerifierWhy(v: VerifierLoadResult, results: BenchResults): string 
     `No cryptography and no check work here: the bench sends the same cookie every time, so from the second request on ` +
     `the verifier answers from the check's remembered approvals (checking/remembered-approvals.ts), the same routes/verify.ts ` +
     `and checking/ code the signer runs. The verifier's /verify is one route without middleware and a remembered approval ` +
-    `is answered without a promise, so Hono and @hono/node-server take the same synchronous path as for /bare. The ` +
-    `${us(extra)} per request that remains is the runtime lookup, reading the Cookie, Authorization and X-Forwarded-Host ` +
-    `headers, the look-up (a short sample of the request as the Map key, then the whole request compared, the token's ` +
-    `times and the key, policy and deny-list versions checked), the longer request (the Cookie header, about 450 bytes) ` +
-    `to parse, and four more response headers (Cache-Control and the Remote-* identity headers) for the server to write ` +
-    `and the load generator to read.${sameAnswer(v)}${signer}${inProcess} At ${fmt(v.bare.median)} req/s a bare request costs ${us(1e6 / v.bare.median)} of ` +
+    `is answered without a promise, so Hono and @hono/node-server take the same synchronous path as for /bare. ` +
+    `/verify costs ${us(extra)} more per request than /bare: the route (the runtime lookup; reading the Cookie, Authorization ` +
+    `and X-Forwarded-Host headers; the look-up, a short sample of the request as the Map key, then the whole request compared, ` +
+    `the token's times and the key, policy and deny-list versions checked), a longer request to parse (the Cookie header) and ` +
+    `four more answer headers (Cache-Control and the Remote-* identity headers) for the server to write and the load generator ` +
+    `to read.${gapSplit(v)}${signer}${inProcess} At ${fmt(v.bare.median)} req/s a bare request costs ${us(1e6 / v.bare.median)} of ` +
     `wall time here (load generator, server and the kernel's loopback TCP sharing ${results.machine.nproc} cores), so ` +
-    `reaching ${TARGETS.localVerifierVsBare} needs /verify within ${us((1 / TARGETS.localVerifierVsBare - 1) * (1e6 / v.bare.median))} of /bare.`
+    `reaching ${TARGETS.localVerifierVsBare} needs /verify within ${us((1 / TARGETS.localVerifierVsBare - 1) * (1e6 / v.bare.median))} of /bare, ` +
+    `request and answer included.`
   );
 }
 
@@ -342,16 +357,32 @@ function proxyWhy(p: ProxyResult, results: BenchResults): string {
   if (p.proxy === "nginx") {
     return `Authentication costs ${extra} per request: an auth_request sub-request to the signer's /verify for every request; the generated config keeps HTTP/1.1 connections to the signer alive (an upstream block with keepalive 16), so the cost is nginx's sub-request machinery plus the signer's /verify work, on the same ${cores}.`;
   }
+  const subRequest =
+    PROXY_BINARY[p.proxy] === "caddy"
+      ? "Caddy's forward_auth, a full reverse_proxy round trip on a kept-alive connection, since the 200 is length-delimited"
+      : "nginx's auth_request, over the generated upstream block's kept-alive connections";
   if (p.proxy === "caddy-local" || p.proxy === "nginx-local") {
-    const viaSigner = results.proxies.find((q): q is ProxyResult => !("error" in q) && q.proxy === (p.proxy === "caddy-local" ? "caddy" : "nginx"));
+    const measured = (kind: ProxyResult["proxy"]) => results.proxies.find((q): q is ProxyResult => !("error" in q) && q.proxy === kind);
+    const viaSigner = measured(p.proxy === "caddy-local" ? "caddy" : "nginx");
+    const standIn = measured(p.proxy === "caddy-local" ? "caddy-stand-in" : "nginx-stand-in");
     const verifier = results.verifier
       ? ` On its own (part 8, in process) the verifier's /verify answered ${fmt(results.verifier.verify.median)} req/s, about ${us(1e6 / results.verifier.verify.median)} of its one thread per request, against the ${extra} that the proxy's authentication costs.`
       : "";
+    const ceiling = standIn
+      ? ` The ceiling for any checker in Node here: the same config asking a Node process that checks nothing and answers the verifier's very headers (plain node:http) kept ${standIn.ratio.toFixed(2)} of the same ${PROXY_BINARY[p.proxy]} in this run (${us(extraUs(standIn.auth.median, standIn.plain.median))} per request), so of the ${extra} the verifier's own share is the difference.`
+      : "";
     const compare = viaSigner ? ` The same ${PROXY_BINARY[p.proxy]} asking the signer instead gave ${viaSigner.ratio.toFixed(2)} in this run.` : "";
     return (
-      `Authentication costs ${extra} per request: a forward-auth sub-request (${p.proxy === "caddy-local" ? "Caddy's forward_auth, a full reverse_proxy round trip on a kept-alive connection, since /verify's 200 is length-delimited" : "nginx's auth_request, over the generated upstream block's kept-alive connections"}) ` +
+      `Authentication costs ${extra} per request: a forward-auth sub-request (${subRequest}) ` +
       `to the local verifier's /verify on loopback for every request, and the verifier's work (a Node process of its own, as \`npm run verifier\` runs it), on the same ${cores} as the proxy, the upstream and the load generator. ` +
-      `Every authenticated request is two HTTP exchanges for the proxy and one more process woken up.${verifier}${compare}`
+      `Every authenticated request is two HTTP exchanges for the proxy and one more process woken up.${ceiling}${verifier}${compare}`
+    );
+  }
+  if (p.proxy === "caddy-stand-in" || p.proxy === "nginx-stand-in") {
+    return (
+      `A baseline, not a product mode: the generated --check local config, asking instead of the verifier a Node process that checks nothing ` +
+      `(scripts/bench/stand-in-checker-process.ts: plain node:http answering 200 with the verifier's very headers to any request with a Cookie header). ` +
+      `Its ${extra} per request are the ${PROXY_BINARY[p.proxy]}'s forward-auth sub-request (${subRequest}) and Node's HTTP server in one more process, on the same ${cores}: what every checker written in Node pays here before doing any work.`
     );
   }
   if (p.proxy === "nginx-native") {
@@ -438,9 +469,9 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
     "What parts 6 to 8 measure (issues 9 and 10), each with authenticated requests (a valid cookie from a real POST /session) against the same requests through the same path without the check, in alternating rounds as above:",
     "",
     `- **Proxies (part 6)**: each proxy runs as one process with two sites in front of the same upstream (a node:http server on this process's main thread answering 200 \`ok\`): the authenticated site exactly as \`npm run proxy-config\` generates it, and a minimal pass-through site of the benchmark's own (\`scripts/bench/proxies.ts\`). The ratio is authenticated req/s over the same proxy's req/s without any auth. ` +
-      `Targets (issue 9): nginx native (njs; the generator's \`--check native --out DIR\`, included with \`include DIR/*.conf;\` and the njs module loaded in the main config) and HAProxy native (\`jwt_verify\`) ≥ ${TARGETS.nativeProxyVsPlain}; Caddy and nginx asking the local verifier (\`--check local --verifier URL\`; the verifier is its own Node process, started as \`npm run verifier\` starts it, against the Node signer) ≥ ${TARGETS.localProxyVsPlain}. Caddy and nginx asking the signer itself (\`--check signer\`, the hop per request that issue 9 removes) have no target and are shown for comparison.`,
+      `Targets (issue 9): nginx native (njs; the generator's \`--check native --out DIR\`, included with \`include DIR/*.conf;\` and the njs module loaded in the main config) and HAProxy native (\`jwt_verify\`) ≥ ${TARGETS.nativeProxyVsPlain}; Caddy and nginx asking the local verifier (\`--check local --verifier URL\`; the verifier is its own Node process, started as \`npm run verifier\` starts it, against the Node signer) ≥ ${TARGETS.localProxyVsPlain}. Caddy and nginx asking the signer itself (\`--check signer\`, the hop per request that issue 9 removes) have no target and are shown for comparison, as are the same \`--check local\` configs asking a stand-in that checks nothing (a Node process of its own answering the verifier's very headers; \`scripts/bench/stand-in-checker.ts\`): the ceiling of any checker written in Node.`,
     `- **The gate (part 7)**: the Worker with \`GATED_HOSTS\` in workerd (the bench Worker bundle, with PUBLIC_URL, COOKIE_DOMAIN and the REVOKED_SESSIONS KV binding) against a minimal Worker that only does \`fetch(request)\`, both in one Miniflare behind its entry worker (picked by Workers routes for two hostnames) and both sending to the same upstream through the same outbound worker that stands in for Cloudflare's path to the origin (\`scripts/bench/gate.ts\`, the router of the gate tests). Target (issue 10): ≥ ${TARGETS.gateVsPassThrough}.`,
-    `- **The local verifier (part 8)**: GET /verify against GET /bare on the same Node server: the verifier's app (\`worker/verifier/\`, fed by the Node signer's keys, check policy and deny-list feed) wrapped by the same \`withBareRoute\` as the signer's, served by @hono/node-server in this process (\`scripts/bench/verifier.ts\`). Target (issue 9): ≥ ${TARGETS.localVerifierVsBare}. A third route in the same rounds, GET /bare-answer, answers with the headers /verify answered (copied once before measuring): a diagnostic of how much of the gap is the answer's size, not a target.`,
+    `- **The local verifier (part 8)**: GET /verify against GET /bare on the same Node server: the verifier's app (\`worker/verifier/\`, fed by the Node signer's keys, check policy and deny-list feed) wrapped by the same \`withBareRoute\` as the signer's, served by @hono/node-server in this process (\`scripts/bench/verifier.ts\`). Target (issue 9): ≥ ${TARGETS.localVerifierVsBare}. Two more variants in the same rounds split the gap, as diagnostics, not targets: GET /bare sent /verify's request (its Cookie header), and GET /bare-answer sent that request and answering with the headers /verify answered (copied once before measuring). For each variant the report also gives how busy the bench's main thread, where the server runs, was per request.`,
     "",
     "## Results",
     "",
@@ -466,9 +497,9 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
     lines.push(
       "## Proxies: the cost of authentication",
       "",
-      "No issue sets a number for forward auth to the signer itself (`--check signer`), the hop per request that issue 9 removes; the rows are here to compare with the local verifier and the native checks. " +
+      "No issue sets a number for forward auth to the signer itself (`--check signer`), the hop per request that issue 9 removes, nor for the stand-in checker, a baseline; the rows are here to compare with the local verifier and the native checks. " +
         "The ratio is authenticated req/s over the same proxy's req/s without any auth, same upstream, same requests. " +
-        "Here Caddy and nginx ask the Node signer (in this process) on every request.",
+        "With `--check signer`, Caddy and nginx ask the Node signer (in this process) on every request; the stand-in rows ask a Node process that checks nothing.",
       "",
       ...info.map((r) => `- **${r.check}**: ${r.value}. ${r.why ?? ""}`),
       "",
@@ -501,8 +532,16 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
     }
   }
   if (results.verifier) {
-    for (const [name, st] of [["bare", results.verifier.bare], ["verify", results.verifier.verify], ["bare answering /verify's headers", results.verifier.bareSameAnswer]] as const) {
-      lines.push(`- local verifier ${name}: ${rates(st)}; p50 ${st.p50Ms.toFixed(2)} ms, p99 ${st.p99Ms.toFixed(2)} ms; ${fmt(st.requests)} requests${unexpectedNote([st])}`);
+    const v = results.verifier;
+    for (const [name, st] of [
+      ["bare", v.bare],
+      ["verify", v.verify],
+      ["bare sent /verify's request", v.bareSameRequest],
+      ["bare sent /verify's request, answering /verify's headers", v.bareSameAnswer],
+    ] as const) {
+      lines.push(
+        `- local verifier ${name}: ${rates(st)}; p50 ${st.p50Ms.toFixed(2)} ms, p99 ${st.p99Ms.toFixed(2)} ms; ${fmt(st.requests)} requests; main thread busy ${us(st.mainThreadUsPerRequest)} per request${unexpectedNote([st])}`,
+      );
     }
   }
   if (results.crypto) {

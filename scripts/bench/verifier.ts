@@ -109,21 +109,35 @@ export interface VerifierLoadResult {
   bare: VariantStats;
   verify: VariantStats;
   ratio: number;
-  /** A bare route answering with /verify's very headers: how much of the gap is the answer's size. */
+  /** GET /bare sent /verify's very request (its Cookie header): how much of the gap is the request's size. */
+  bareSameRequest: VariantStats;
+  /** A bare route answering with /verify's very headers, to that same request: how much is the answer's size. */
   bareSameAnswer: VariantStats;
   /** The headers /verify answered with (what bareSameAnswer sends back), byte count of name: value lines. */
   answerBytes: number;
+  /** What /verify's request carries more than /bare's: its Cookie header line, in bytes. */
+  cookieHeaderBytes: number;
 }
 
 /** Headers the HTTP server writes by itself for every answer, bare or not. */
 const SERVER_HEADERS = new Set(["date", "connection", "keep-alive", "transfer-encoding"]);
 
-/** GET /verify with a valid cookie against GET /bare on the same verifier server, alternating rounds. */
-export async function measureVerifier(generator: LoadGenerator, server: VerifierBenchServer, cookie: string, plan: Plan): Promise<VerifierLoadResult> {
-  const check = await fetch(`${server.url}/verify`, { headers: { Cookie: cookie }, signal: AbortSignal.timeout(10_000) });
+/** The headers of `checkerUrl`'s /verify answer for `cookie`, less those every server adds by itself. */
+export async function verifyAnswerHeaders(checkerUrl: string, cookie: string): Promise<Record<string, string>> {
+  const check = await fetch(`${checkerUrl}/verify`, { headers: { Cookie: cookie }, signal: AbortSignal.timeout(10_000) });
   await check.arrayBuffer();
-  if (check.status !== 200) throw new Error(`the local verifier's /verify refused the signer's fresh cookie (${check.status})`);
-  const answer = Object.fromEntries([...check.headers].filter(([name]) => !SERVER_HEADERS.has(name)));
+  if (check.status !== 200) throw new Error(`${checkerUrl}/verify refused the signer's fresh cookie (${check.status})`);
+  return Object.fromEntries([...check.headers].filter(([name]) => !SERVER_HEADERS.has(name)));
+}
+
+/**
+ * GET /verify with a valid cookie against GET /bare on the same verifier server, alternating
+ * rounds. Two more bare variants in the same rounds split the gap: /bare sent /verify's
+ * request (the request's size), then /bare-answer sent it too and answering /verify's
+ * headers (the answer's size); what remains between that and /verify is the route.
+ */
+export async function measureVerifier(generator: LoadGenerator, server: VerifierBenchServer, cookie: string, plan: Plan): Promise<VerifierLoadResult> {
+  const answer = await verifyAnswerHeaders(server.url, cookie);
   server.answerWith(answer);
   const target = endpoint(server.url);
   const stats = await compareHttp(
@@ -131,12 +145,21 @@ export async function measureVerifier(generator: LoadGenerator, server: Verifier
     [
       { key: "bare", spec: { ...target, method: "GET", path: BARE_PATH }, expectStatus: 200 },
       { key: "verify", spec: { ...target, method: "GET", path: "/verify", headers: { Cookie: cookie } }, expectStatus: 200 },
-      { key: "bare-same-answer", spec: { ...target, method: "GET", path: BARE_ANSWER_PATH }, expectStatus: 200 },
+      { key: "bare-same-request", spec: { ...target, method: "GET", path: BARE_PATH, headers: { Cookie: cookie } }, expectStatus: 200 },
+      { key: "bare-same-answer", spec: { ...target, method: "GET", path: BARE_ANSWER_PATH, headers: { Cookie: cookie } }, expectStatus: 200 },
     ],
     plan,
   );
   const bare = stats.get("bare")!;
   const verify = stats.get("verify")!;
   const answerBytes = Object.entries(answer).reduce((n, [name, value]) => n + name.length + value.length + 4, 0);
-  return { bare, verify, ratio: ratioOfRounds(verify.rates, bare.rates), bareSameAnswer: stats.get("bare-same-answer")!, answerBytes };
+  return {
+    bare,
+    verify,
+    ratio: ratioOfRounds(verify.rates, bare.rates),
+    bareSameRequest: stats.get("bare-same-request")!,
+    bareSameAnswer: stats.get("bare-same-answer")!,
+    answerBytes,
+    cookieHeaderBytes: "Cookie: \r\n".length + cookie.length,
+  };
 }

@@ -28,7 +28,7 @@ test("unknown parts, unknown options, missing and out-of-range values are refuse
 });
 
 function stats(key: string, median: number): VariantStats {
-  return { key, rates: [median, median], median, requests: 100, unexpected: {}, errors: 0, errorMessages: [], p50Ms: 1, p99Ms: 2 };
+  return { key, rates: [median, median], median, requests: 100, unexpected: {}, errors: 0, errorMessages: [], p50Ms: 1, p99Ms: 2, mainThreadUsPerRequest: 30 };
 }
 
 function results(over: Partial<BenchResults>): BenchResults {
@@ -55,10 +55,19 @@ test("the gate, the local verifier and the proxies are judged against issue 9's 
   const rows = buildRows(
     results({
       gate: { gate: stats("gate", 790), passThrough: stats("pass-through", 1000), ratio: 0.79 },
-      verifier: { verify: stats("verify", 8600), bare: stats("bare", 10000), ratio: 0.86, bareSameAnswer: stats("bare-same-answer", 9500), answerBytes: 140 },
+      verifier: {
+        verify: stats("verify", 8600),
+        bare: stats("bare", 10000),
+        ratio: 0.86,
+        bareSameRequest: stats("bare-same-request", 9800),
+        bareSameAnswer: stats("bare-same-answer", 9500),
+        answerBytes: 140,
+        cookieHeaderBytes: 520,
+      },
       proxies: [
         { proxy: "caddy", how: "caddy → signer", auth: stats("auth", 300), plain: stats("plain", 1000), ratio: 0.3 },
         { proxy: "caddy-local", how: "caddy → verifier", auth: stats("auth", 500), plain: stats("plain", 1000), ratio: 0.5 },
+        { proxy: "caddy-stand-in", how: "caddy → stand-in", auth: stats("auth", 550), plain: stats("plain", 1000), ratio: 0.55 },
         { proxy: "nginx-local", how: "nginx → verifier", auth: stats("auth", 490), plain: stats("plain", 1000), ratio: 0.49 },
         {
           proxy: "nginx-native",
@@ -77,6 +86,10 @@ test("the gate, the local verifier and the proxies are judged against issue 9's 
   expect(verdict("local verifier /verify").judgement).toMatchObject({ verdict: "met", target: "≥ 0.85" });
   expect(verdict("caddy → signer").judgement.verdict).toBe("info");
   expect(verdict("caddy → verifier").judgement).toMatchObject({ verdict: "met", target: "≥ 0.5" });
+  // The stand-in is a baseline with no target, and the verifier's row names it as its ceiling.
+  expect(verdict("caddy → stand-in").judgement.verdict).toBe("info");
+  expect(verdict("caddy → stand-in").why).toContain("A baseline, not a product mode");
+  expect(verdict("caddy → verifier").why).toContain("kept 0.55 of the same caddy in this run (818 µs per request)");
   expect(verdict("nginx → verifier").judgement).toMatchObject({ verdict: "missed", target: "≥ 0.5" });
   expect(verdict("haproxy").judgement).toMatchObject({ verdict: "met", target: "≥ 0.8" });
   const native = verdict("nginx njs");
@@ -88,12 +101,41 @@ test("the gate, the local verifier and the proxies are judged against issue 9's 
   expect(verdict("the Worker as the gate").why).toContain("The gate costs 266 µs more per request than the pass-through Worker");
 });
 
-test("a missed local-verifier target is explained with the bare route that answers /verify's headers", () => {
-  const rows = buildRows(results({ verifier: { verify: stats("verify", 8000), bare: stats("bare", 10000), ratio: 0.8, bareSameAnswer: stats("bare-same-answer", 9000), answerBytes: 140 } }));
+test("a missed local-verifier target is split into the request's size, the answer's size and the route", () => {
+  const rows = buildRows(
+    results({
+      verifier: {
+        verify: stats("verify", 8000),
+        bare: stats("bare", 10000),
+        ratio: 0.8,
+        bareSameRequest: stats("bare-same-request", 9500),
+        bareSameAnswer: stats("bare-same-answer", 9000),
+        answerBytes: 140,
+        cookieHeaderBytes: 520,
+      },
+    }),
+  );
   const why = rows.find((r) => r.check.startsWith("local verifier"))!.why;
-  // 1/9000 - 1/10000 s = 11 µs of answer size, 1/8000 - 1/9000 s = 14 µs of route.
-  expect(why).toContain("a bare route that answers with /verify's very headers (140 bytes of them, the same bytes on the wire, no work) gave 9,000 req/s");
-  expect(why).toContain("about 11 µs of the gap is the size of the answer and 14 µs the check's route");
+  // Steps as ratios of rounds: 0.95 (1/0.95 - 1) × 100 µs = 5.3 µs; 0.947 → 5.8 µs; 0.889 → 14 µs.
+  expect(why).toContain("/bare sent /verify's very request (its 520-byte Cookie header line) ran at 9,500 req/s, 0.95 of /bare: the request's size, 5.3 µs");
+  expect(why).toContain("answering with /verify's very headers (140 bytes of them, no work), ran at 9,000 req/s, 0.95 of the previous: the answer's size, 5.8 µs");
+  expect(why).toContain("/verify against it, 0.89: the route itself, 14 µs");
+  expect(why).toContain("busy (event-loop utilisation, its syscalls included) 30 µs per /bare request");
+  // A step the noise turned around is not reported as a negative cost.
+  const noisy = buildRows(
+    results({
+      verifier: {
+        verify: stats("verify", 8000),
+        bare: stats("bare", 10000),
+        ratio: 0.8,
+        bareSameRequest: stats("bare-same-request", 10200),
+        bareSameAnswer: stats("bare-same-answer", 9000),
+        answerBytes: 140,
+        cookieHeaderBytes: 520,
+      },
+    }),
+  );
+  expect(noisy.find((r) => r.check.startsWith("local verifier"))!.why).toContain("the request's size, nothing measurable (-2.0 µs, within this run's noise)");
 });
 
 test("a part that did not run leaves no row, and the report names what the new rows measure", () => {
