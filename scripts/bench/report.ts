@@ -321,7 +321,8 @@ function gapSplit(v: VerifierLoadResult): string {
 }
 
 function localVerifierWhy(v: VerifierLoadResult, results: BenchResults): string {
-  const extra = extraUs(v.verify.median, v.bare.median);
+  // From the judged ratio (the median of per-round ratios), so that it agrees with the verdict.
+  const extra = (1 / v.ratio - 1) * (1e6 / v.bare.median);
   const node = results.signers.find((s) => s.server === "node");
   const signer = node
     ? ` The signer's own /verify on the same kind of server gave ${ratioOfRounds(node.verify.rates, node.bare.rates).toFixed(2)} in part 1 of this run (${us(extraUs(node.verify.median, node.bare.median))} over its /bare).`
