@@ -187,6 +187,29 @@ describe.each(RUNTIMES)("ban guard on %s", (runtime) => {
     }
   });
 
+  test("a forged token that Home Assistant answers too late still counts: a slow Home Assistant cannot be walked into a ban", async () => {
+    // Every frame 400 ms late: auth_required comes at ~800 ms, the token goes out, and the signer
+    // gives up (HA_TIMEOUT 1000) before auth_invalid arrives; Home Assistant has counted it all the same.
+    const s = await signer({ HA_TIMEOUT: "1000", HA_REJECTIONS_PER_CLIENT: "100" });
+    ha.resetStats();
+    ha.setFault({ kind: "slow", delayMs: 400 });
+    try {
+      const answers = [];
+      for (let i = 0; i < 5; i++) {
+        const response = await post(s, forgedToken(100 + i), FORGERS[i % FORGERS.length]!);
+        answers.push([response.status, ((await response.json()) as { error: string }).error]);
+      }
+      expect(answers[0]).toEqual([504, "ha_timeout"]);
+      // Counted as the rejection it may be: the breaker holds the rest back before Home Assistant's threshold.
+      expect(answers.slice(1)).toEqual(Array(4).fill([503, "ha_ban_guard"]));
+      expect(ha.stats.authMessages).toBe(1);
+    } finally {
+      ha.setFault({ kind: "none" });
+    }
+    expect(ha.stats.bannedAddresses()).toEqual([]);
+    expect(await healthz(s)).toMatchObject({ breaker_open: true, consecutive_rejections: 1 });
+  });
+
   test("failed-login counts: 0 for locally rejectable tokens, 1 for a single forged token", async () => {
     const s = await signer();
     ha.resetStats();
