@@ -155,6 +155,18 @@ describe.each(RUNTIMES)("ban guard on %s", (runtime) => {
     expect(await healthz(s)).toMatchObject({ mode: "off", breaker_open: false, assumed_threshold: null });
   });
 
+  test("an IPv6 client is one client per /64: a new address for each forged token gets no new budget", async () => {
+    const s = await signer({ HA_LOGIN_ATTEMPTS_THRESHOLD: "off", HA_REJECTIONS_PER_CLIENT: "2" });
+    ha.resetStats();
+    const statuses = [];
+    for (const address of ["2001:db8:7:7::1", "2001:db8:7:7::2", "2001:db8:7:7:ffff::3"]) {
+      statuses.push((await post(s, forgedToken(statuses.length + 50), address)).status);
+    }
+    statuses.push((await post(s, forgedToken(59), "2001:db8:7:8::1")).status); // another /64
+    expect(statuses).toEqual([401, 401, 429, 401]);
+    expect(ha.stats.authMessages).toBe(3);
+  });
+
   test("a client whose token is accepted starts again from zero", async () => {
     const s = await signer({ HA_LOGIN_ATTEMPTS_THRESHOLD: "off", HA_REJECTIONS_PER_CLIENT: "2" });
     expect((await post(s, forgedToken(1), REAL_USER)).status).toBe(401);
