@@ -4,7 +4,7 @@
  * key, what is wrong and how to fix it. Nothing else in the signer looks at `env`.
  */
 import { precheckAccessToken } from "./home-assistant/access-token-precheck.js";
-import { canonicalHost, isHostName } from "./http/canonical-host.js";
+import { canonicalHost, isHostName, isIPv4Address } from "./http/canonical-host.js";
 import { isHostUnder } from "./http/redirect-allowlist.js";
 
 export type Env = Record<string, unknown>;
@@ -487,7 +487,13 @@ export function loadSettings(env: Env, platform: Platform = "workers"): Settings
     const origin = parsedOrigin === undefined ? undefined : canonicalOrigin(parsedOrigin);
     const host = /^https?:\/\//.test(lower) ? undefined : canonicalHostSetting(item);
     if (origin) redirectAllowlist.push(origin);
-    else if (host) redirectAllowlist.push(host);
+    // "*.com" would let /login and /logout send browsers to any site under a top-level domain.
+    else if (host?.startsWith("*.") && !host.slice(2).includes(".")) {
+      problems.push({
+        key: "REDIRECT_ALLOWLIST",
+        message: `"${item}" would allow every site under a top-level domain: name your own domain, e.g. "*.lan.example.com".`,
+      });
+    } else if (host) redirectAllowlist.push(host);
     else {
       problems.push({
         key: "REDIRECT_ALLOWLIST",
@@ -559,11 +565,37 @@ export interface NodeServerSettings {
   dataDir: string | undefined;
 }
 
+/**
+ * A TRUSTED_PROXIES entry as Node reports a peer (node-server.ts compares them as strings):
+ * IPv4 dotted (an IPv4-mapped IPv6 address as its IPv4), IPv6 compressed in lower case; or
+ * undefined for anything else (a CIDR range or a host name would never match a peer).
+ */
+function peerAddressSetting(value: string): string | undefined {
+  const v4 = value.replace(/^::ffff:/i, "");
+  if (isIPv4Address(v4)) return v4;
+  if (!value.includes(":") || !/^[0-9a-f:.]+$/i.test(value)) return undefined;
+  try {
+    return new URL(`http://[${value}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+}
+
 export function loadNodeServerSettings(env: Env): { ok: true; server: NodeServerSettings } | { ok: false; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const port = parseInteger(env, "PORT", 8787, [1, 65_535], "count", problems);
   const host = read(env, "HOST") ?? "127.0.0.1";
-  const trustedProxies = list(read(env, "TRUSTED_PROXIES"));
+  const trustedProxies: string[] = [];
+  for (const item of list(read(env, "TRUSTED_PROXIES"))) {
+    const address = peerAddressSetting(item);
+    if (address !== undefined) trustedProxies.push(address);
+    else {
+      problems.push({
+        key: "TRUSTED_PROXIES",
+        message: `"${item}" is not an IP address: list the addresses your reverse proxy connects from, e.g. "127.0.0.1,::1" (no ranges, no host names; they would never match, and every client would share the proxy's rate limit).`,
+      });
+    }
+  }
   const dataDir = read(env, "DATA_DIR");
   if (dataDir !== undefined && /[\0\n]/.test(dataDir)) {
     problems.push({ key: "DATA_DIR", message: "must be a directory path on one line, e.g. /var/lib/jwt-cookie." });

@@ -108,6 +108,9 @@ describe("loadSettings", () => {
     [{ ALLOWED_ORIGINS: "https://ha.example.com/path" }, "ALLOWED_ORIGINS"],
     [{ ALLOWED_ORIGINS: "null" }, "ALLOWED_ORIGINS"],
     [{ REDIRECT_ALLOWLIST: "javascript:alert(1)" }, "REDIRECT_ALLOWLIST"],
+    // A wildcard over a top-level domain would make /login and /logout redirect to any .com site.
+    [{ REDIRECT_ALLOWLIST: "*.com" }, "REDIRECT_ALLOWLIST"],
+    [{ REDIRECT_ALLOWLIST: "*.COM." }, "REDIRECT_ALLOWLIST"],
     [{ HA_TIMEOUT: "forever" }, "HA_TIMEOUT"],
     [{ PUBLIC_URL: "auth.example.com" }, "PUBLIC_URL"],
     [{ ACCESS_RULES: "[]" }, "ACCESS_RULES"],
@@ -202,6 +205,22 @@ describe("verifier and Node data settings (issue 9)", () => {
     const bad = loadVerifierSettings({ SIGNER_URL: "http://127.0.0.1:8787", REVOCATIONS_POLL: "0", KEYS_REFRESH: "soon" });
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.problems.map((p) => p.key)).toEqual(["REVOCATIONS_POLL", "KEYS_REFRESH"]);
+  });
+  test("TRUSTED_PROXIES: IP addresses, in the form the socket reports them; anything that could never match is refused", () => {
+    expect(loadNodeServerSettings({ TRUSTED_PROXIES: "10.0.0.2, ::1 ::FFFF:10.0.0.3,2001:DB8:0:0::1" })).toMatchObject({
+      ok: true,
+      server: { trustedProxies: ["10.0.0.2", "::1", "10.0.0.3", "2001:db8::1"] },
+    });
+    // A CIDR range or a host name never equals a peer address: every client would share the proxy's
+    // rate limit and ban-guard budget, so one stranger's forged tokens would lock everyone out.
+    for (const bad of ["10.0.0.0/8", "proxy.lan", "localhost", "10.0.0.256", "[::1]", "::1:80:x"]) {
+      const result = loadNodeServerSettings({ TRUSTED_PROXIES: bad });
+      expect(result.ok).toBe(false);
+      if (!result.ok) {
+        expect(result.problems.map((p) => p.key)).toEqual(["TRUSTED_PROXIES"]);
+        expect(result.problems[0]!.message).toContain(bad);
+      }
+    }
   });
   test("DATA_DIR: unset = memory only; a path is kept as given", () => {
     expect(loadNodeServerSettings({})).toMatchObject({ ok: true, server: { dataDir: undefined } });

@@ -155,6 +155,18 @@ describe.each(RUNTIMES)("ban guard on %s", (runtime) => {
     expect(await healthz(s)).toMatchObject({ mode: "off", breaker_open: false, assumed_threshold: null });
   });
 
+  test("an IPv6 client is one client per /64: a new address for each forged token gets no new budget", async () => {
+    const s = await signer({ HA_LOGIN_ATTEMPTS_THRESHOLD: "off", HA_REJECTIONS_PER_CLIENT: "2" });
+    ha.resetStats();
+    const statuses = [];
+    for (const address of ["2001:db8:7:7::1", "2001:db8:7:7::2", "2001:db8:7:7:ffff::3"]) {
+      statuses.push((await post(s, forgedToken(statuses.length + 50), address)).status);
+    }
+    statuses.push((await post(s, forgedToken(59), "2001:db8:7:8::1")).status); // another /64
+    expect(statuses).toEqual([401, 401, 429, 401]);
+    expect(ha.stats.authMessages).toBe(3);
+  });
+
   test("a client whose token is accepted starts again from zero", async () => {
     const s = await signer({ HA_LOGIN_ATTEMPTS_THRESHOLD: "off", HA_REJECTIONS_PER_CLIENT: "2" });
     expect((await post(s, forgedToken(1), REAL_USER)).status).toBe(401);
@@ -185,6 +197,29 @@ describe.each(RUNTIMES)("ban guard on %s", (runtime) => {
       await Promise.all(signers.splice(0).map((x) => x.close()));
       await ha5.close();
     }
+  });
+
+  test("a forged token that Home Assistant answers too late still counts: a slow Home Assistant cannot be walked into a ban", async () => {
+    // Every frame 400 ms late: auth_required comes at ~800 ms, the token goes out, and the signer
+    // gives up (HA_TIMEOUT 1000) before auth_invalid arrives; Home Assistant has counted it all the same.
+    const s = await signer({ HA_TIMEOUT: "1000", HA_REJECTIONS_PER_CLIENT: "100" });
+    ha.resetStats();
+    ha.setFault({ kind: "slow", delayMs: 400 });
+    try {
+      const answers = [];
+      for (let i = 0; i < 5; i++) {
+        const response = await post(s, forgedToken(100 + i), FORGERS[i % FORGERS.length]!);
+        answers.push([response.status, ((await response.json()) as { error: string }).error]);
+      }
+      expect(answers[0]).toEqual([504, "ha_timeout"]);
+      // Counted as the rejection it may be: the breaker holds the rest back before Home Assistant's threshold.
+      expect(answers.slice(1)).toEqual(Array(4).fill([503, "ha_ban_guard"]));
+      expect(ha.stats.authMessages).toBe(1);
+    } finally {
+      ha.setFault({ kind: "none" });
+    }
+    expect(ha.stats.bannedAddresses()).toEqual([]);
+    expect(await healthz(s)).toMatchObject({ breaker_open: true, consecutive_rejections: 1 });
   });
 
   test("failed-login counts: 0 for locally rejectable tokens, 1 for a single forged token", async () => {

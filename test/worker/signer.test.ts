@@ -249,6 +249,16 @@ describe.each(RUNTIMES)("signer on %s", (runtime) => {
       expect(ha.stats.wsConnections).toBe(0);
       expect(ha.stats.failedLogins()).toBe(0);
     });
+    test("a token within Home Assistant's leeway after its exp is not sent: Home Assistant would refuse it by the time it arrives", async () => {
+      // Early in a second, so that the signer's whole-second clock reads the same second as ours.
+      await new Promise((resolve) => setTimeout(resolve, 1020 - (Date.now() % 1000)));
+      const now = Math.floor(Date.now() / 1000);
+      const token = ha.accessToken(plain.id, { issuedAt: now - 1810, ttlSeconds: 1800 }); // exp = now - 10
+      ha.resetStats();
+      await expectError(await post("/session", { Authorization: `Bearer ${token}`, Origin: ha.url }), 401, "token_expired");
+      expect(ha.stats.authMessages).toBe(0);
+      expect(ha.stats.failedLogins()).toBe(0);
+    });
   });
 
   describe("logout", () => {

@@ -46,7 +46,11 @@ export function precheckAccessToken(token: string, nowSeconds: number): Precheck
   if (typeof payload.exp !== "number" || !Number.isFinite(payload.exp) || typeof payload.iat !== "number") {
     return { ok: false, reason: "malformed", detail: "has no numeric exp/iat claims" };
   }
-  if (nowSeconds > payload.exp + HA_LEEWAY_SECONDS) {
+  // Not past exp, although Home Assistant allows 10 s more: it checks when the token arrives, on
+  // its own clock and to the fraction of a second, so a token sent within that leeway could be
+  // refused there (a failed login) and read as the end of its session. The leeway is left for
+  // the trip and for clock differences.
+  if (nowSeconds >= payload.exp) {
     return { ok: false, reason: "expired", detail: "has expired; refresh it (hass.auth.refreshAccessToken()) and try again" };
   }
   // PyJWT, which Home Assistant uses, refuses iat and nbf in the future (beyond the leeway).

@@ -15,6 +15,8 @@
  *   back to zero. When the budget is used up, new tokens are held back (503, "breaker open");
  * - with HA_TOKEN, right after every rejection the signer authenticates with it (single
  *   flight), which brings Home Assistant's count back to zero, so the breaker rarely opens.
+ * A token Home Assistant got without answering in time (HomeAssistantError.unanswered) counts as
+ * a rejection: Home Assistant may have refused it after the signer stopped waiting.
  * Attempts still under way count as possible rejections, so the budget also caps how many
  * new tokens are at Home Assistant at once; a lookup that finds only in-flight attempts in its
  * way waits (up to queueWaitMs) for one to settle instead of failing.
@@ -210,7 +212,9 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
         outcome = "accepted";
         return result;
       } catch (error) {
-        if (error instanceof HomeAssistantError && error.failure === "rejected") outcome = "rejected";
+        // A token Home Assistant got but did not answer in time may have been a failed login there:
+        // counted as one until an auth_ok says otherwise, or a slow Home Assistant could be led into a ban.
+        if (error instanceof HomeAssistantError && (error.failure === "rejected" || error.unanswered)) outcome = "rejected";
         throw error;
       } finally {
         pending--;

@@ -16,6 +16,11 @@ export class HomeAssistantError extends Error {
     message: string,
     /** For the held-back failures: when asking again may succeed. */
     readonly retryAfterSeconds?: number,
+    /**
+     * The token reached Home Assistant but no verdict came back (a timeout or a dropped
+     * connection after the auth message): Home Assistant may have counted a failed login.
+     */
+    readonly unanswered = false,
   ) {
     super(message);
     this.name = "HomeAssistantError";

@@ -24,6 +24,10 @@ export function exchange(webSocketUrl: string, accessToken: string, timeoutMs: n
     let stage: "connecting" | "auth_required" | "auth_sent" | "command_sent" | "done" = "connecting";
     const finish = (outcome: { answer: CommandAnswer | undefined } | HomeAssistantError) => {
       if (stage === "done") return;
+      // Sent, but no auth_ok or auth_invalid back: Home Assistant may still count it as a failed login.
+      if (outcome instanceof HomeAssistantError && !outcome.isVerdict && stage === "auth_sent") {
+        outcome = new HomeAssistantError(outcome.failure, outcome.message, outcome.retryAfterSeconds, true);
+      }
       stage = "done";
       clearTimeout(timer);
       try {

@@ -10,6 +10,11 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const PORT = /^\d{1,5}$/;
 
+/** An IPv4 address in plain dotted-decimal form (no leading zeros, no short or numeric forms). */
+export function isIPv4Address(host: string): boolean {
+  return IPV4.test(host);
+}
+
 /** A DNS host name of LDH labels (RFC 1123), already lower-case ASCII, no trailing dot. */
 export function isHostName(host: string): boolean {
   return host.length > 0 && host.length <= 253 && host.split(".").every((label) => LABEL.test(label));

@@ -18,8 +18,9 @@ export function strayCookieClearings(settings: Settings, signerHost: string): st
   const clearing = (domain: string | undefined) => clearedCookie({ ...settings, cookie: { ...settings.cookie, domain } });
   const out: string[] = [];
   if (ours !== undefined) out.push(clearing(undefined)); // host-only, on the signer's host
-  // A __Host- cookie cannot have a Domain; an IP address has no parents.
-  if (host === undefined || !isHostName(host) || /\.\d+$/.test(host) || settings.cookie.name.startsWith("__Host-")) return out;
+  // A __Host- cookie (the prefix in any case, as browsers and Hono read it) cannot have a
+  // Domain; an IP address has no parents.
+  if (host === undefined || !isHostName(host) || /\.\d+$/.test(host) || /^__host-/i.test(settings.cookie.name)) return out;
   const labels = host.split(".");
   // Down to two labels: browsers refuse a Domain that is a public suffix, so "com" is pointless.
   for (let i = 0; i <= labels.length - 2; i++) {

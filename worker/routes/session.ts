@@ -12,6 +12,7 @@ import type { BanGuardState } from "../home-assistant/ban-guard.js";
 import { HomeAssistantError, type HomeAssistantFailure } from "../home-assistant/errors.js";
 import type { DirectoryStatus } from "../home-assistant/user-directory.js";
 import { precheckAccessToken, MAX_HA_TOKEN_LENGTH } from "../home-assistant/access-token-precheck.js";
+import { clientKey } from "../http/client-key.js";
 import { sessionCookie } from "../http/cookie.js";
 import { corsForAllowedOrigins, signerOrigin } from "../http/cors.js";
 import { HttpError } from "../http/errors.js";
@@ -63,7 +64,8 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
   routes.post("/session", async (c) => {
     const { settings, identity, sessions, haSessions, rateLimiter, userDirectory } = c.get("runtime");
     const now = Date.now();
-    const wait = rateLimiter.take(clientAddress(c), now);
+    const client = clientKey(clientAddress(c));
+    const wait = rateLimiter.take(client, now);
     if (wait > 0) {
       throw new HttpError(429, "rate_limited", `Too many sign-in attempts from this address; try again in ${wait} s.`, {
         "Retry-After": String(wait),
@@ -85,7 +87,7 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
     const haToken = { token, issuer: check.issuer, expiresAt: check.expiresAt };
     let user;
     try {
-      user = await identity.lookup(token, haToken, now, { client: clientAddress(c), trusted: previous.valid.length > 0 });
+      user = await identity.lookup(token, haToken, now, { client, trusted: previous.valid.length > 0 });
     } catch (error) {
       if (!(error instanceof HomeAssistantError)) throw error;
       let refusal = error;

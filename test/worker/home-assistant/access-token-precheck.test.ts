@@ -1,5 +1,7 @@
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { precheckAccessToken } from "../../../worker/home-assistant/access-token-precheck.js";
+import { decodeUnverified, verifyHs256 } from "../../ha-double/jwt.js";
 import { b64json, b64url, fakeHaToken } from "../../support/tokens.js";
 
 const now = Math.floor(Date.now() / 1000);
@@ -11,9 +13,27 @@ describe("precheckAccessToken", () => {
     expect(result).toEqual({ ok: true, issuer: "0123456789abcdef0123456789abcdef", expiresAt: now + 100 });
   });
 
-  test("a token expired by less than Home Assistant's 10 s leeway passes; beyond it, not", () => {
-    expect(precheckAccessToken(fakeHaToken({ exp: now - 10 }), now).ok).toBe(true);
-    expect(precheckAccessToken(fakeHaToken({ exp: now - 11 }), now)).toMatchObject({ ok: false, reason: "expired" });
+  // Home Assistant refuses exp <= now - 10 on its own (fractional) clock, when the token gets
+  // there: the leeway is for that trip and for clock differences, not for the pre-check to use up.
+  test("a token is sent only before its exp; at or past it, it is refused locally", () => {
+    expect(precheckAccessToken(fakeHaToken({ exp: now + 1 }), now).ok).toBe(true);
+    expect(precheckAccessToken(fakeHaToken({ exp: now }), now)).toMatchObject({ ok: false, reason: "expired" });
+    expect(precheckAccessToken(fakeHaToken({ exp: now - 10 }), now)).toMatchObject({ ok: false, reason: "expired" });
+  });
+
+  test("every token the pre-check passes is still valid for Home Assistant when it arrives up to 5 s later", () => {
+    const key = "k".repeat(128);
+    const iss = "0123456789abcdef0123456789abcdef";
+    fc.assert(
+      fc.property(fc.integer({ min: -25, max: 25 }), fc.integer({ min: 0, max: 999 }), fc.integer({ min: 0, max: 5000 }), (offset, ms, tripMs) => {
+        const nowMs = now * 1000 + ms; // the signer's clock, to the millisecond
+        const token = fakeHaToken({ exp: now + offset, iat: now - 1800, iss, key });
+        if (!precheckAccessToken(token, Math.floor(nowMs / 1000)).ok) return;
+        // The Home Assistant double's PyJWT rules (leeway 10, fractional now), at arrival.
+        expect(verifyHs256(decodeUnverified(token)!, key, iss, 10, (nowMs + tripMs) / 1000)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   test.each([

@@ -120,4 +120,17 @@ describe("ban guard", () => {
     for (let i = 0; i < 5; i++) expect(await failureOf(g.forward(anon(`d${i}`), down))).toBe("unreachable");
     expect(g.state).toMatchObject({ consecutive_rejections: 0, breaker_open: false });
   });
+
+  test("a token Home Assistant got but did not answer counts as the rejection it may have been", async () => {
+    const g = guard();
+    const unanswered = async () => {
+      throw new HomeAssistantError("timeout", "no answer after the auth message", undefined, true);
+    };
+    expect(await failureOf(g.forward(anon("a"), unanswered))).toBe("timeout");
+    expect(g.state).toMatchObject({ consecutive_rejections: 1, breaker_open: true });
+    expect(await failureOf(g.forward(anon("b"), answer("ok")))).toBe("guard_held_back");
+    // A signed-in user's accepted renewal closes it again.
+    expect(await g.forward({ client: "c", trusted: true }, answer("ok"))).toBe("user");
+    expect(g.state).toMatchObject({ consecutive_rejections: 0, breaker_open: false });
+  });
 });
