@@ -221,3 +221,19 @@ test("KV feed: a revocation lost to a concurrent index write reaches a verifier 
   await poll(t0 + 600_001, isolateA);
   expect([...seen].sort()).toEqual(["A3", "A4"]);
 });
+
+test("KV feed: a full index keeps the newest sign-outs; one dropped as the oldest is not put back as new", async () => {
+  const { kvRevocationList } = await import("../../worker/tokens/revocation-list.js");
+  const store = new Map<string, string>();
+  const kv = { get: async (k: string) => store.get(k) ?? null, put: async (k: string, value: string) => void store.set(k, value) };
+  const t0 = Date.now();
+  const exp = Math.floor(t0 / 1000) + 1800;
+  const isolateA = kvRevocationList(kv, 2);
+  const isolateB = kvRevocationList(kv, 2);
+  await isolateA.revoke("A1", exp, t0);
+  await isolateB.revoke("B1", exp, t0 + 1_000);
+  await isolateB.revoke("B2", exp, t0 + 2_000); // the index holds 2: A1 goes, as the oldest
+  await isolateA.revoke("A2", exp, t0 + 3_000);
+  const page = await kvRevocationList(kv, 2).changesSince(undefined, t0 + 4_000);
+  expect(page.revoked.map((e) => e.jti)).toEqual(["B2", "A2"]);
+});

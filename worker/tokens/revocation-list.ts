@@ -147,12 +147,14 @@ export function kvRevocationList(kv: KvNamespaceLike, maxEntries: number): Revoc
    * merges all of this isolate's own revocations again, so a lost entry comes back with
    * the next write from the isolate that made it. It comes back at that write's time: a
    * verifier that kept polling has a cursor past its first position, and would skip it.
+   * (A full index has dropped its oldest entries on purpose: those are not put back as new.)
    */
   function writeIndex(now: number): Promise<void> {
     const write = indexWrites.catch(() => undefined).then(async () => {
       const stored = parseIndex(await kv.get(REVOKED_INDEX_KEY));
       const inIndex = new Set(stored.map((e) => e.jti));
-      const ours = local.live(now).map((e) => (inIndex.has(e.jti) ? e : { ...e, revokedAt: Math.max(e.revokedAt, now) }));
+      const full = stored.length >= maxEntries;
+      const ours = local.live(now).map((e) => (full || inIndex.has(e.jti) ? e : { ...e, revokedAt: Math.max(e.revokedAt, now) }));
       const entries = merge(now, ours, stored);
       const lastRefused = Math.max(...entries.map((e) => refusedFromMs(e.exp)));
       const ttl = Math.max(KV_MIN_TTL, Math.ceil((lastRefused - now) / 1000));
