@@ -77,6 +77,9 @@ export async function openRevocationFile(dataDir: string, nowMs: number): Promis
   const handle: FileHandle = await open(path, "a", 0o600);
   // One append at a time, each on disk before the next, in order.
   let queue: Promise<void> = Promise.resolve();
+  // A failed append (disk full, I/O error) may have left part of its line in the file; the
+  // next line must start on a line of its own, or it is glued to that part and skipped at start.
+  let torn = false;
   return {
     restored,
     skipped,
@@ -84,7 +87,12 @@ export async function openRevocationFile(dataDir: string, nowMs: number): Promis
       description: path,
       append(entry) {
         const write = queue.catch(() => undefined).then(async () => {
-          await handle.appendFile(lineOf(entry));
+          const line = lineOf(entry);
+          await handle.appendFile(torn ? `\n${line}` : line).catch((error: unknown) => {
+            torn = true;
+            throw error;
+          });
+          torn = false;
           await handle.datasync();
         });
         queue = write;

@@ -6,9 +6,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { startHomeAssistantDouble, type HomeAssistantDouble } from "../ha-double/index.js";
 import { freePort } from "../proxies/support/processes.js";
 import { testSigningKey } from "../support/signer.js";
@@ -128,6 +129,37 @@ test("start-up: a torn last line is skipped, expired entries are compacted away,
     expect(again.restored.map((e) => e.jti)).toEqual(["kept", "also-kept", "new"]);
     await again.close();
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a failed append (disk full mid-line) does not swallow the next acknowledged sign-out", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "jwt-cookie-data-"));
+  const now = Date.now();
+  const live = Math.floor(now / 1000) + 600;
+  const file = await openRevocationFile(dir, now);
+  // FileHandle's class is not exported: take its prototype from a handle.
+  const probe = await open(join(dir, "probe"), "w");
+  const fileHandle = Object.getPrototypeOf(probe) as FileHandle;
+  await probe.close();
+  const realAppend = fileHandle.appendFile;
+  const diskFull = vi.spyOn(fileHandle, "appendFile").mockImplementationOnce(async function (this: FileHandle, data) {
+    await realAppend.call(this, String(data).slice(0, 12)); // part of the line reached the disk
+    throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+  });
+  try {
+    // Not acknowledged: /logout answers an error for it.
+    await expect(file.store.append({ jti: "failed", exp: live, revokedAt: now })).rejects.toThrow(/ENOSPC/);
+    diskFull.mockRestore();
+    // Acknowledged (space is free again): it must survive a restart.
+    await file.store.append({ jti: "acknowledged", exp: live, revokedAt: now + 1 });
+    await file.close();
+    const again = await openRevocationFile(dir, now);
+    expect(again.restored.map((e) => e.jti)).toEqual(["acknowledged"]);
+    expect(again.skipped).toBe(1); // the torn part of "failed"
+    await again.close();
+  } finally {
+    diskFull.mockRestore();
     rmSync(dir, { recursive: true, force: true });
   }
 });

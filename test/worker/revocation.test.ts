@@ -174,3 +174,66 @@ test("KV feed: one KV get per poll (no list()), and a revocation lost to a concu
   const later = kvRevocationList(kv, 100);
   expect((await later.changesSince(undefined, now + 4)).revoked.map((e) => e.jti).sort()).toEqual(["A1", "A2", "B1"]);
 });
+
+test("KV feed: a revocation lost to a concurrent index write reaches a verifier that kept polling, however late it comes back", async () => {
+  const { kvRevocationList, REVOKED_INDEX_KEY } = await import("../../worker/tokens/revocation-list.js");
+  const { decodeCursor } = await import("../../worker/tokens/revocation-feed.js");
+  const store = new Map<string, string>();
+  const kv = { get: async (k: string) => store.get(k) ?? null, put: async (k: string, value: string) => void store.set(k, value) };
+  /** What another isolate's index write, made from an index read before `jti` reached it, leaves behind. */
+  const loseFromIndex = (jti: string) => {
+    const index = JSON.parse(store.get(REVOKED_INDEX_KEY)!) as { entries: unknown[][] };
+    store.set(REVOKED_INDEX_KEY, JSON.stringify({ entries: index.entries.filter((e) => e[0] !== jti) }));
+  };
+  const t0 = Date.now();
+  const exp = Math.floor(t0 / 1000) + 1800;
+  const isolateA = kvRevocationList(kv, 100);
+  const isolateB = kvRevocationList(kv, 100);
+
+  // A verifier polls every 10 s with the cursor it was given, each time through a fresh isolate (no index cache) unless told.
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  const poll = async (at: number, signer = kvRevocationList(kv, 100)) => {
+    const page = await signer.changesSince(cursor === undefined ? undefined : decodeCursor(cursor), at);
+    for (const e of page.revoked) seen.add(e.jti);
+    cursor = page.cursor;
+  };
+  const pollUntil = async (from: number, to: number) => {
+    for (let at = from; at < to; at += 10_000) await poll(at);
+  };
+
+  await isolateA.revoke("A1", exp, t0);
+  await isolateB.revoke("B1", exp, t0 + 1);
+  loseFromIndex("A1");
+  await pollUntil(t0 + 2, t0 + 300_000);
+  expect([...seen]).toEqual(["B1"]); // A1 lost from the index for now (the signer's own /verify still sees it)
+  // Five minutes later isolate A signs out another session; its index write puts A1 back.
+  await isolateA.revoke("A2", exp, t0 + 300_000);
+  await poll(t0 + 300_005);
+  expect([...seen].sort()).toEqual(["A1", "A2", "B1"]);
+
+  // The same when the verifier's poll lands on isolate A itself, which has A3 in its own memory too.
+  await isolateA.revoke("A3", exp, t0 + 320_000);
+  loseFromIndex("A3");
+  await pollUntil(t0 + 330_000, t0 + 600_000);
+  seen.clear();
+  await isolateA.revoke("A4", exp, t0 + 600_000);
+  await poll(t0 + 600_001, isolateA);
+  expect([...seen].sort()).toEqual(["A3", "A4"]);
+});
+
+test("KV feed: a full index keeps the newest sign-outs; one dropped as the oldest is not put back as new", async () => {
+  const { kvRevocationList } = await import("../../worker/tokens/revocation-list.js");
+  const store = new Map<string, string>();
+  const kv = { get: async (k: string) => store.get(k) ?? null, put: async (k: string, value: string) => void store.set(k, value) };
+  const t0 = Date.now();
+  const exp = Math.floor(t0 / 1000) + 1800;
+  const isolateA = kvRevocationList(kv, 2);
+  const isolateB = kvRevocationList(kv, 2);
+  await isolateA.revoke("A1", exp, t0);
+  await isolateB.revoke("B1", exp, t0 + 1_000);
+  await isolateB.revoke("B2", exp, t0 + 2_000); // the index holds 2: A1 goes, as the oldest
+  await isolateA.revoke("A2", exp, t0 + 3_000);
+  const page = await kvRevocationList(kv, 2).changesSince(undefined, t0 + 4_000);
+  expect(page.revoked.map((e) => e.jti)).toEqual(["B2", "A2"]);
+});

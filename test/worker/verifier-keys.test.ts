@@ -11,6 +11,7 @@ import { signJwt, sessionClaims } from "../../worker/tokens/sign.js";
 import { importKeyRing } from "../../worker/tokens/keys.js";
 import { createKeySet } from "../../worker/verifier/key-set.js";
 import { createRevocationCopy } from "../../worker/verifier/revocation-copy.js";
+import { fetchSignerDocument } from "../../worker/verifier/signer-fetch.js";
 
 const CLAIMS = { issuer: "homeassistant", audience: ["homeassistant"] };
 
@@ -109,5 +110,42 @@ describe("deny-list feed", () => {
     await copy.poll(now + 2000);
     expect(copy.version()).not.toBe(afterFirst);
     expect(await copy.isRevoked("b", now + 2000)).toBe(true);
+  });
+});
+
+describe("documents from the signer", () => {
+  test("an answer over the size bound is refused as soon as it passes the bound, not once it has all been read", async () => {
+    const chunk = new TextEncoder().encode(`${" ".repeat(65_535)}\n`);
+    let sent = 0;
+    let cancelled = false;
+    // 3 MB of JSON whitespace, then the connection stays open: a signer (or whatever answers at SIGNER_URL) that never ends.
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent < 3_000_000) {
+          controller.enqueue(chunk);
+          sent += chunk.byteLength;
+        }
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const answer = fetchSignerDocument(async () => new Response(endless, { status: 200 }), "http://signer.test/revocations");
+    const outcome = await Promise.race([answer, new Promise((resolve) => setTimeout(() => resolve("still reading"), 2_000))]);
+    expect(outcome).toEqual({ ok: false, error: "http://signer.test/revocations: answer larger than 2000000 bytes" });
+    expect(sent).toBeLessThan(2_200_000); // read no further than the bound
+    expect(cancelled).toBe(true);
+  });
+
+  test("an answer within the bound is parsed, multi-byte characters split across chunks included", async () => {
+    const bytes = new TextEncoder().encode(JSON.stringify({ name: "Zoë 😀", n: 1 }));
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 3) controller.enqueue(bytes.slice(i, i + 3));
+        controller.close();
+      },
+    });
+    const document = await fetchSignerDocument(async () => new Response(body, { status: 200, headers: { "Cache-Control": "max-age=60" } }), "http://signer.test/x");
+    expect(document).toEqual({ ok: true, body: { name: "Zoë 😀", n: 1 }, maxAgeMs: 60_000 });
   });
 });

@@ -124,10 +124,19 @@ export function kvRevocationList(kv: KvNamespaceLike, maxEntries: number): Revoc
     return entries;
   }
 
-  /** Union by jti, unexpired only, the newest maxEntries revocations. */
+  /**
+   * Union by jti, unexpired only, the newest maxEntries revocations. A jti listed twice keeps
+   * its latest feed position (one that was put back into the index, below).
+   */
   function merge(nowMs: number, ...lists: RevokedSession[][]): RevokedSession[] {
     const byJti = new Map<string, RevokedSession>();
-    for (const list of lists) for (const e of list) if (refusedFromMs(e.exp) > nowMs && !byJti.has(e.jti)) byJti.set(e.jti, e);
+    for (const list of lists) {
+      for (const e of list) {
+        if (refusedFromMs(e.exp) <= nowMs) continue;
+        const known = byJti.get(e.jti);
+        if (!known || e.revokedAt > known.revokedAt) byJti.set(e.jti, e);
+      }
+    }
     return [...byJti.values()].sort((a, b) => b.revokedAt - a.revokedAt).slice(0, maxEntries);
   }
 
@@ -136,12 +145,17 @@ export function kvRevocationList(kv: KvNamespaceLike, maxEntries: number): Revoc
    * moment in different isolates can each write an index without the other's entry. The
    * per-jti key stays authoritative for the signer's own /verify; for the feed, every write
    * merges all of this isolate's own revocations again, so a lost entry comes back with
-   * the next write from the isolate that made it.
+   * the next write from the isolate that made it. It comes back at that write's time: a
+   * verifier that kept polling has a cursor past its first position, and would skip it.
+   * (A full index has dropped its oldest entries on purpose: those are not put back as new.)
    */
   function writeIndex(now: number): Promise<void> {
     const write = indexWrites.catch(() => undefined).then(async () => {
       const stored = parseIndex(await kv.get(REVOKED_INDEX_KEY));
-      const entries = merge(now, local.live(now), stored);
+      const inIndex = new Set(stored.map((e) => e.jti));
+      const full = stored.length >= maxEntries;
+      const ours = local.live(now).map((e) => (full || inIndex.has(e.jti) ? e : { ...e, revokedAt: Math.max(e.revokedAt, now) }));
+      const entries = merge(now, ours, stored);
       const lastRefused = Math.max(...entries.map((e) => refusedFromMs(e.exp)));
       const ttl = Math.max(KV_MIN_TTL, Math.ceil((lastRefused - now) / 1000));
       await kv.put(REVOKED_INDEX_KEY, JSON.stringify({ entries: entries.map((e) => [e.jti, e.exp, e.revokedAt]) }), { expirationTtl: ttl });

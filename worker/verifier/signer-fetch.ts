@@ -16,6 +16,28 @@ export function maxAgeOf(cacheControl: string | null): number | undefined {
   return match ? Number(match[1]) * 1000 : undefined;
 }
 
+/**
+ * The body as text, or undefined once it passes `limit` bytes: read chunk by chunk and
+ * cancelled there, so an answer that never ends costs no more memory than the bound.
+ */
+async function textWithin(response: Response, limit: number): Promise<string | undefined> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let size = 0;
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+}
+
 export async function fetchSignerDocument(fetcher: FetchLike, url: string): Promise<SignerDocument> {
   let response: Response;
   try {
@@ -25,8 +47,8 @@ export async function fetchSignerDocument(fetcher: FetchLike, url: string): Prom
   }
   try {
     if (response.status !== 200) return { ok: false, error: `${url}: HTTP ${response.status}` };
-    const text = await response.text();
-    if (text.length > MAX_BYTES) return { ok: false, error: `${url}: answer larger than ${MAX_BYTES} bytes` };
+    const text = await textWithin(response, MAX_BYTES);
+    if (text === undefined) return { ok: false, error: `${url}: answer larger than ${MAX_BYTES} bytes` };
     return { ok: true, body: JSON.parse(text), maxAgeMs: maxAgeOf(response.headers.get("Cache-Control")) };
   } catch (error) {
     return { ok: false, error: `${url}: ${error instanceof SyntaxError ? "not JSON" : error instanceof Error ? error.message : String(error)}` };
