@@ -21,6 +21,9 @@ ${strip.join("\n")}
 \t\tforward_auth ${signer} {
 \t\t\turi /verify
 \t\t\theader_up Host {upstream_hostport}
+\t\t\t# The host this site matched: Caddy keeps a trusted proxy's X-Forwarded-Host
+\t\t\t# (trusted_proxies), which may be its client's own, and it picks ACCESS_RULES.
+\t\t\theader_up X-Forwarded-Host {hostport}
 \t\t\t# The answer's body is never used; uncompressed, the connection can be reused.
 \t\t\theader_up Accept-Encoding identity
 \t\t\tcopy_headers ${IDENTITY_HEADERS.join(" ")}

@@ -150,9 +150,23 @@ const SAFE_PATH = /^\/[A-Za-z0-9._/-]{1,255}$/;
 // Values that are written into configs: no quotes, spaces, $ or control characters.
 const SAFE_VALUE = /^[A-Za-z0-9._~:/@+-]{1,128}$/;
 
+/**
+ * The origins a config may hold: the URL parser accepts ; { } " ' $ ( ) , and more in a host
+ * name (http://127.0.0.1;internal is a valid URL whose host is "127.0.0.1;internal"), each of
+ * which means something to some proxy's config syntax. Host names of letters, digits, . _ -
+ * (underscores: Docker service names), IPv4 and IPv6 literals, and a port.
+ */
+const CONFIG_SAFE_ORIGIN = /^https?:\/\/(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
+
+/** An origin as the signer's own settings take it (parseOrigin), and safe to write into a config. */
+function parseConfigOrigin(value: string): string | undefined {
+  const origin = parseOrigin(value);
+  return origin !== undefined && CONFIG_SAFE_ORIGIN.test(origin) ? origin : undefined;
+}
+
 /** An upstream is a bare origin, checked exactly like the signer's own origin settings. */
 function parseUpstream(value: string): URL | undefined {
-  const origin = parseOrigin(value);
+  const origin = parseConfigOrigin(value);
   return origin === undefined ? undefined : new URL(origin);
 }
 
@@ -245,11 +259,11 @@ export function parseProxyConfigArgs(argv: string[], env: Env): ParseResult {
   }
 
   const signerRaw = single("--signer") ?? DEFAULT_SIGNER;
-  const signer = parseOrigin(signerRaw.replace(/\/+$/, ""));
+  const signer = parseConfigOrigin(signerRaw.replace(/\/+$/, ""));
   if (!signer) return fail(`--signer "${signerRaw}" is not an origin such as http://127.0.0.1:8787 or https://auth.example.com.`);
   const verifierRaw = single("--verifier");
   if (verifierRaw !== undefined && check !== "local") return fail("--verifier applies to --check local only.");
-  const verifier = parseOrigin((verifierRaw ?? DEFAULT_VERIFIER).replace(/\/+$/, ""));
+  const verifier = parseConfigOrigin((verifierRaw ?? DEFAULT_VERIFIER).replace(/\/+$/, ""));
   if (!verifier) return fail(`--verifier "${verifierRaw}" is not an origin such as http://127.0.0.1:8788.`);
 
   const outRaw = single("--out");
@@ -270,8 +284,11 @@ export function parseProxyConfigArgs(argv: string[], env: Env): ParseResult {
     return fail("--public-url applies to --check native only: with forward auth the signer builds the sign-in URL from its own PUBLIC_URL setting.");
   }
   let publicUrl = loaded.publicUrl;
+  if (publicUrl !== undefined && !CONFIG_SAFE_ORIGIN.test(publicUrl)) {
+    return { ok: false, error: `PUBLIC_URL "${publicUrl}" contains characters a proxy config cannot hold safely: use a host name of letters, digits and . _ -, or an IP address.` };
+  }
   if (publicRaw !== undefined) {
-    publicUrl = parseOrigin(publicRaw.replace(/\/+$/, ""));
+    publicUrl = parseConfigOrigin(publicRaw.replace(/\/+$/, ""));
     if (!publicUrl) return fail(`--public-url "${publicRaw}" is not an origin such as https://auth.example.com.`);
   }
   if (loaded.publicUrl === undefined && check === "signer") {

@@ -66,6 +66,12 @@ describe("generator input checks", () => {
     [["--check-listen", "10.0.0.1:8789"], "--check-listen"],
     [["--cache-dir", "var/cache"], "--cache-dir"],
     [["--cache-dir", "/var/cache/x;evil"], "--cache-dir"],
+    // Valid URLs whose host names the URL parser lets through with characters configs give a meaning to.
+    [["--upstream", "http://127.0.0.1;internal"], "--upstream"],
+    [["--upstream", "http://x{$HOME}y:3000"], "--upstream"],
+    [["--signer", "http://127.0.0.1;internal"], "--signer"],
+    [["--verifier", "http://a'b:8788", "--check", "local"], "--verifier"],
+    [["--public-url", 'https://a"${HOME}"b'], "--public-url"],
   ])("refuses %j", (args, flag) => {
     const argv = ["nginx", ...BASE];
     const i = argv.indexOf(args[0]!);
@@ -79,8 +85,17 @@ describe("generator input checks", () => {
     expect(error(["haproxy", ...BASE], { ...ENV, JWT_AUDIENCE: "a,$(evil)" })).toContain("JWT_AUDIENCE");
     expect(error(["haproxy", ...BASE], { ...ENV, COOKIE_NAME: "jwt$token" })).toContain("COOKIE_NAME");
     expect(error(["haproxy", ...BASE, "--pem-path", "/etc/haproxy/my key.pem"])).toContain("--pem-path");
+    expect(error(["haproxy", ...BASE], { ...ENV, PUBLIC_URL: "https://auth;example.com" })).toContain("PUBLIC_URL");
     const rules = JSON.stringify({ "grafana.example.com": { roles: ["admin' if TRUE"] } });
     expect(error(["haproxy", ...BASE], { ...ENV, ACCESS_RULES: rules })).toContain("ACCESS_RULES");
+  });
+
+  it("takes upstreams and the signer by host name (underscores too, as Docker names them), IPv4 or IPv6 address", () => {
+    for (const upstream of ["http://grafana_web_1:3000", "https://[::1]:8443", "http://10.0.0.5"]) {
+      expect(config(["nginx", "--host", "grafana.example.com", "--upstream", upstream, "--check", "signer", "--signer", "http://signer_1:8787"])).toContain(
+        `proxy_pass ${new URL(upstream).origin};`,
+      );
+    }
   });
 
   it("reads the signer's settings like the signer, without needing its key", () => {

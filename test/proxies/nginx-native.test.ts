@@ -23,7 +23,8 @@ async function setup(runtime: SignerRuntime): Promise<ProxyUnderTest> {
   const world = await startWorld(runtime);
   try {
     const port = await freePort();
-    const nginx = await startNativeNginx(world, [ADMIN_HOST, OPEN_HOST], port);
+    // underscores_in_headers on (a site setting some apps need): a client's Remote_User must still not pass.
+    const nginx = await startNativeNginx(world, [ADMIN_HOST, OPEN_HOST], port, { httpDirectives: ["underscores_in_headers on;"] });
     return {
       world,
       port: () => port,

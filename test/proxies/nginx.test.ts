@@ -11,12 +11,17 @@ import { ADMIN_HOST, OPEN_HOST } from "./support/world.js";
 describeProxyContract("nginx auth_request (--check signer), signer in workerd", () =>
   forwardAuthProxyUnderTest("workerd", (world, port) =>
     startNginx(
-      [ADMIN_HOST, OPEN_HOST].map((host) =>
-        generated(
-          ["nginx", "--host", host, "--upstream", world.upstream.url, "--check", "signer", "--signer", world.signer.url, "--listen", `127.0.0.1:${port}`],
-          world.env,
+      [
+        // A site setting some apps need: header names with underscores pass. The config must
+        // still keep a client's Remote_User from the upstream.
+        "underscores_in_headers on;",
+        ...[ADMIN_HOST, OPEN_HOST].map((host) =>
+          generated(
+            ["nginx", "--host", host, "--upstream", world.upstream.url, "--check", "signer", "--signer", world.signer.url, "--listen", `127.0.0.1:${port}`],
+            world.env,
+          ),
         ),
-      ),
+      ],
       [port],
     ),
   ),
