@@ -93,6 +93,24 @@ describe("deny-list feed", () => {
     const broken = createRevocationCopy({ fetchPage: async () => ({ ok: true, body: { revoked: "nope" } }), maxEntries: 10 });
     expect(await broken.poll(now)).toBe(false);
     expect(broken.status().lastError).toMatch(/not a feed page/);
+    // A cursor the feed never gives out (here a lone surrogate, which no URL can carry) is
+    // refused with its page, so the next poll still asks from the last good position.
+    const asked: Array<string | undefined> = [];
+    let answer: unknown = { revoked: [{ jti: "y", exp: Math.floor(now / 1000) + 600 }], cursor: "\ud800", more: false };
+    const oddCursor = createRevocationCopy({
+      fetchPage: async (cursor) => {
+        asked.push(cursor);
+        return { ok: true, body: answer };
+      },
+      maxEntries: 10,
+    });
+    expect(await oddCursor.poll(now)).toBe(false);
+    expect(oddCursor.status().lastError).toMatch(/not a feed page/);
+    expect(await oddCursor.isRevoked("y", now)).toBe(false);
+    answer = { revoked: [{ jti: "y", exp: Math.floor(now / 1000) + 600 }], cursor: `${now}.y`, more: false };
+    expect(await oddCursor.poll(now)).toBe(true);
+    expect(asked).toEqual([undefined, undefined]);
+    expect(await oddCursor.isRevoked("y", now)).toBe(true);
   });
 
   test("the copy's version moves with every sign-out it learns of, not with the feed's overlap", async () => {

@@ -6,6 +6,7 @@
  * is kept as it is: sign-outs made meanwhile reach this verifier on the next good poll.
  */
 import { BoundedCache } from "../bounded-cache.js";
+import { decodeCursor } from "../tokens/revocation-feed.js";
 import { refusedFromMs } from "../tokens/verify.js";
 
 export interface FeedAnswer {
@@ -29,7 +30,9 @@ function isFeedAnswer(body: unknown): body is FeedAnswer {
   const b = body as Partial<FeedAnswer> | null;
   return (
     !!b &&
+    // Only a cursor the feed gives out: it is sent back in the next request's URL.
     typeof b.cursor === "string" &&
+    decodeCursor(b.cursor) !== undefined &&
     typeof b.more === "boolean" &&
     Array.isArray(b.revoked) &&
     b.revoked.every((e) => !!e && typeof e.jti === "string" && e.jti !== "" && Number.isFinite(e.exp))
