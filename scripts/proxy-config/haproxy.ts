@@ -14,7 +14,7 @@
 import { VERIFY_LEEWAY_SECONDS } from "../../worker/tokens/verify.js";
 import {
   commandLine,
-  IDENTITY_HEADER_ALIASES,
+  CLIENT_IDENTITY_HEADERS,
   IDENTITY_HEADERS,
   slug,
   type ProxyConfigRequest,
@@ -109,7 +109,7 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
   add(
     "",
     "    # Identity headers come only from the JWT: drop whatever the client sent.",
-    ...[...IDENTITY_HEADERS, ...IDENTITY_HEADER_ALIASES].map((header) => `    http-request del-header ${header}`),
+    ...CLIENT_IDENTITY_HEADERS.map((header) => `    http-request del-header ${header}`),
     "",
     `    # The token: our cookie, else "Authorization: Bearer <JWT>" (scripts, apps).`,
     `    http-request set-var(txn.jwt) req.cook(${settings.cookieName})`,

@@ -25,7 +25,7 @@ import { readFileSync } from "node:fs";
 import { allowedRedirect } from "../../worker/http/redirect-allowlist.js";
 import { VERIFY_LEEWAY_SECONDS } from "../../worker/tokens/verify.js";
 import { indent, serverOpening, upstreamHeaderLines, visitorAuthority } from "./nginx.js";
-import { commandLine, IDENTITY_HEADER_ALIASES, IDENTITY_HEADERS, listenText, slug, type ProxyConfigRequest, type ProxySettings } from "./request.js";
+import { commandLine, FOREIGN_IDENTITY_HEADERS, IDENTITY_HEADER_ALIASES, IDENTITY_HEADERS, listenText, slug, type ProxyConfigRequest, type ProxySettings } from "./request.js";
 import type { SignerKey } from "./signer-keys.js";
 
 export const NJS_SCRIPT_FILE = "jwt_cookie.js";
@@ -173,9 +173,10 @@ ${indent(IDENTITY_HEADERS.map((name) => `auth_request_set ${variable(name)} $sen
         error_page 403 = @jwt_cookie_denied;
 
         # Identity only from the check: proxy_set_header replaces what the client sent
-        # under these names (an empty value sends none), also the underscore spellings
-        # (Remote_User) that pass when http { } has underscores_in_headers on.
-${indent([...IDENTITY_HEADERS.map((name) => `proxy_set_header ${name} ${variable(name)};`), ...IDENTITY_HEADER_ALIASES.map((name) => `proxy_set_header ${name} "";`)], 2)}
+        # under these names (an empty value sends none), also Remote-Email (never ours, but
+        # trusted by upstreams set up for Authelia) and the underscore spellings (Remote_User)
+        # that pass when http { } has underscores_in_headers on.
+${indent([...IDENTITY_HEADERS.map((name) => `proxy_set_header ${name} ${variable(name)};`), ...[...FOREIGN_IDENTITY_HEADERS, ...IDENTITY_HEADER_ALIASES].map((name) => `proxy_set_header ${name} "";`)], 2)}
 ${indent(upstreamHeaderLines(connection), 2)}
         proxy_pass ${upstream.origin};
     }

@@ -7,7 +7,7 @@
  * Host header that lands in this (default) server must not pick another host's ACCESS_RULES.
  */
 import { nginxNativeConfig } from "./nginx-native.js";
-import { commandLine, IDENTITY_HEADER_ALIASES, IDENTITY_HEADERS, slug, type ProxyConfigRequest, type ProxySettings } from "./request.js";
+import { commandLine, FOREIGN_IDENTITY_HEADERS, IDENTITY_HEADER_ALIASES, IDENTITY_HEADERS, slug, type ProxyConfigRequest, type ProxySettings } from "./request.js";
 
 const VERIFY_LOCATION = "/.jwt-cookie/verify";
 
@@ -134,9 +134,10 @@ ${indent(variables.map(([name, variable]) => `auth_request_set ${variable} ${hea
         error_page 403 = @jwt_cookie_denied;
 
         # Identity only from the signer: proxy_set_header replaces what the client sent
-        # under these names (an empty value sends none), also the underscore spellings
-        # (Remote_User) that pass when http { } has underscores_in_headers on.
-${indent([...variables.map(([name, variable]) => `proxy_set_header ${name} ${variable};`), ...IDENTITY_HEADER_ALIASES.map((name) => `proxy_set_header ${name} "";`)], 2)}
+        # under these names (an empty value sends none), also Remote-Email (never ours, but
+        # trusted by upstreams set up for Authelia) and the underscore spellings (Remote_User)
+        # that pass when http { } has underscores_in_headers on.
+${indent([...variables.map(([name, variable]) => `proxy_set_header ${name} ${variable};`), ...[...FOREIGN_IDENTITY_HEADERS, ...IDENTITY_HEADER_ALIASES].map((name) => `proxy_set_header ${name} "";`)], 2)}
 ${indent(upstreamHeaderLines(connection), 2)}
         proxy_pass ${upstream.origin};
     }

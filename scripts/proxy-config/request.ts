@@ -44,10 +44,18 @@ export const DEFAULT_NGINX_CACHE_DIR = "/var/lib/nginx/jwt-cookie";
 /** The identity headers /verify answers with and the upstream receives. */
 export const IDENTITY_HEADERS = ["Remote-User", "Remote-Name", "Remote-Groups"] as const;
 /**
+ * Identity headers we never set that upstreams set up for other forward-auth servers trust
+ * (Authelia's Remote-Email, e.g. in Grafana's auth proxy settings): a client's own would
+ * reach such an upstream as if the proxy had vouched for them, so they are removed too.
+ */
+export const FOREIGN_IDENTITY_HEADERS = ["Remote-Email"] as const;
+/**
  * Spellings that some upstream frameworks (CGI, WSGI, PHP: HTTP_REMOTE_USER) read as the
  * same header; a client must not be able to smuggle an identity in through them either.
  */
-export const IDENTITY_HEADER_ALIASES = IDENTITY_HEADERS.map((name) => name.replace("-", "_"));
+export const IDENTITY_HEADER_ALIASES = [...IDENTITY_HEADERS, ...FOREIGN_IDENTITY_HEADERS].map((name) => name.replace("-", "_"));
+/** Every header a client sent that the upstream must not see: ours, the foreign ones and all their aliases. */
+export const CLIENT_IDENTITY_HEADERS = [...IDENTITY_HEADERS, ...FOREIGN_IDENTITY_HEADERS, ...IDENTITY_HEADER_ALIASES];
 
 export interface Listen {
   address: string | undefined; // undefined = all addresses

@@ -7,7 +7,7 @@
  * which host's ACCESS_RULES apply.
  */
 import { stringify } from "yaml";
-import { commandLine, IDENTITY_HEADER_ALIASES, IDENTITY_HEADERS, slug, type ProxyConfigRequest } from "./request.js";
+import { commandLine, CLIENT_IDENTITY_HEADERS, IDENTITY_HEADERS, slug, type ProxyConfigRequest } from "./request.js";
 
 export const TRAEFIK_AUTH_MIDDLEWARE = "jwt-cookie";
 export const TRAEFIK_STRIP_MIDDLEWARE = "jwt-cookie-strip";
@@ -32,10 +32,10 @@ export function traefikDynamicConfig(request: ProxyConfigRequest): Record<string
         },
       },
       middlewares: {
-        // authResponseHeaders already replaces the dash spellings; the underscore ones
-        // (read as the same header by CGI/WSGI/PHP upstreams) are removed here.
+        // authResponseHeaders already replaces ours; the underscore spellings (read as the same
+        // header by CGI/WSGI/PHP upstreams) and foreign ones like Remote-Email are removed here.
         [TRAEFIK_STRIP_MIDDLEWARE]: {
-          headers: { customRequestHeaders: Object.fromEntries([...IDENTITY_HEADERS, ...IDENTITY_HEADER_ALIASES].map((h) => [h, ""])) },
+          headers: { customRequestHeaders: Object.fromEntries(CLIENT_IDENTITY_HEADERS.map((h) => [h, ""])) },
         },
         [TRAEFIK_AUTH_MIDDLEWARE]: {
           forwardAuth: {
@@ -67,7 +67,7 @@ export function traefikLabels(request: ProxyConfigRequest): string[] {
     `traefik.http.routers.${router}.service=${service}`,
     `traefik.http.services.${service}.loadbalancer.server.port=${upstreamPort}`,
     ...(request.upstream.protocol === "https:" ? [`traefik.http.services.${service}.loadbalancer.server.scheme=https`] : []),
-    ...[...IDENTITY_HEADERS, ...IDENTITY_HEADER_ALIASES].map((h) => `${strip}.${h}=`),
+    ...CLIENT_IDENTITY_HEADERS.map((h) => `${strip}.${h}=`),
     `${auth}.address=${request.checker}/verify`,
     `${auth}.trustForwardHeader=false`,
     `${auth}.authResponseHeaders=${IDENTITY_HEADERS.join(",")}`,

@@ -140,6 +140,9 @@ export function describeProxyContract(label: string, setup: () => Promise<ProxyU
         ["REMOTE-GROUPS", "user,admin,owner"],
         ["Remote_User", world.admin.id],
         ["Remote_Groups", "admin"],
+        // Never set by us, but trusted by upstreams set up for Authelia (Grafana's auth proxy, e.g.).
+        ["Remote-Email", "admin@example.com"],
+        ["remote_email", "admin@example.com"],
       ];
       const seen = echoed(await get(OPEN_HOST, uniquePath(), [["Cookie", `${COOKIE_NAME}=${userCookie}`], ...forged]));
       expect(seen.headers["remote-user"]).toBe(world.user.id);
