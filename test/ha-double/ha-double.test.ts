@@ -532,6 +532,21 @@ describe("failed logins and IP bans", () => {
     expect(d.stats.failedLoginEvents).toHaveLength(4);
   });
 
+  it("a WS auth_invalid is counted after the frame and before the close (HA awaits process_wrong_login in between)", async () => {
+    const d = await double({ loginAttemptsThreshold: 1, failedLoginDelayMs: 300 });
+    const { c, answer } = await authenticate(d, "bad");
+    expect(answer).toBe(AUTH_INVALID);
+    // The frame is out; the count and the ban are not there yet, nor is the close.
+    expect(d.stats.failedLogins()).toBe(0);
+    expect(d.stats.bannedAddresses()).toEqual([]);
+    const t0 = Date.now();
+    expect((await c.closed).code).toBe(1000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
+    // By the close, both have landed.
+    expect(d.stats.failedLogins()).toBe(1);
+    expect(d.stats.bannedAddresses()).toEqual(["127.0.0.1"]);
+  });
+
   it("a successful WS auth resets the counter, a successful REST request does not", async () => {
     const d = await double({ loginAttemptsThreshold: 5 });
     const u = d.addUser();

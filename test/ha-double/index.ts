@@ -85,6 +85,14 @@ export interface DoubleOptions {
    */
   inactiveUserWsMessage?: string;
   /**
+   * How long HA's process_wrong_login takes before it counts a WebSocket auth_invalid; default 0.
+   * HA: websocket_api/auth.py sends auth_invalid, then awaits process_wrong_login (which first
+   * resolves the address's host name with gethostbyaddr in an executor: slow when reverse DNS
+   * is), then closes. So the count (and a ban at the threshold) lands after the auth_invalid
+   * frame and before the close frame. DOUBLE: counted even if the client leaves first.
+   */
+  failedLoginDelayMs?: number;
+  /**
    * Static pages served with GET at exactly these paths, from Home Assistant's own origin,
    * the way HA serves its frontend (used by the frontend tests' host pages). Mutable: a test
    * may add pages after start. Not part of Home Assistant's protocol.
@@ -1341,10 +1349,7 @@ class Double implements HomeAssistantDouble {
       const user = this.mustUser(rt.userId);
       // HA 2023.12: websocket_api/auth.py never looks at local_only. 2026.5+: auth_util.py does.
       if (this.behaviour === "2026.5" && user.local_only && !this.isLocal(c.remote)) {
-        this.stats.authInvalid++;
-        this.wsSend(c, { type: "auth_invalid", message: "user_cannot_authenticate_remotely" });
-        this.wrongLogin(c.remote, "ws: user_cannot_authenticate_remotely");
-        return this.wsClose(c, 1000);
+        return this.refuseAuth(c, "user_cannot_authenticate_remotely", "ws: user_cannot_authenticate_remotely");
       }
       c.phase = "command";
       c.refreshTokenId = rt.id;
@@ -1360,10 +1365,21 @@ class Double implements HomeAssistantDouble {
       if (this.behaviour === "2026.5") message = "user_not_active";
       else if (this.opts.inactiveUserWsMessage !== undefined) message = this.opts.inactiveUserWsMessage;
     }
+    this.refuseAuth(c, message, "ws: auth_invalid");
+  }
+
+  /** HA: auth_invalid, then `await process_wrong_login` (count, ban), then Disconnect (close 1000). */
+  private refuseAuth(c: WsConn, message: string, reason: string): void {
     this.stats.authInvalid++;
     this.wsSend(c, { type: "auth_invalid", message });
-    this.wrongLogin(c.remote, "ws: auth_invalid");
-    this.wsClose(c, 1000);
+    c.phase = "closing";
+    const countThenClose = () => {
+      this.wrongLogin(c.remote, reason);
+      this.wsClose(c, 1000);
+    };
+    const delay = this.opts.failedLoginDelayMs ?? 0;
+    if (delay > 0) this.later(delay, countThenClose);
+    else countThenClose();
   }
 
   private isInactiveUsersToken(token: string): boolean {
