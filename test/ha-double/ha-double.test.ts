@@ -315,6 +315,26 @@ describe("WebSocket /api/websocket", () => {
     expect(d.stats.userListRequests).toBe(2);
   });
 
+  it("auth/current_user: an owner is always is_admin (HA's User.is_admin); a user deactivated since auth_ok gets only_active_user", async () => {
+    const d = await double();
+    const owner = d.addUser({ is_owner: true, is_admin: false });
+    let { c } = await authenticate(d, d.accessToken(owner.id));
+    c.send({ id: 1, type: "auth/current_user" });
+    expect(JSON.parse(await c.next()).result).toMatchObject({ is_owner: true, is_admin: true });
+    c.send({ id: 2, type: "config/auth/list" }); // @require_admin lets the owner in
+    expect(JSON.parse(await c.next())).toMatchObject({ id: 2, success: true });
+    c.ws.close();
+
+    const u = d.addUser();
+    ({ c } = await authenticate(d, d.accessToken(u.id)));
+    d.setUserActive(u.id, false); // the connection stays open (HA closes it only when a refresh token goes)
+    c.send({ id: 1, type: "auth/current_user" });
+    expect(await c.next()).toBe(
+      '{"id":1,"type":"result","success":false,"error":{"code":"only_active_user","message":"Only allowed as active user"}}',
+    );
+    c.ws.close();
+  });
+
   it("ids must increase (id_reuse); unknown commands do not consume an id; malformed messages", async () => {
     const d = await double();
     const u = d.addUser();

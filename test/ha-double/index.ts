@@ -42,6 +42,7 @@ export interface DoubleUser {
   username: string;
   password: string;
   is_owner: boolean;
+  /** In the "system-admin" group. What HA reports as is_admin is isAdmin(): an owner always is. */
   is_admin: boolean;
   is_active: boolean;
   local_only: boolean;
@@ -1447,11 +1448,13 @@ class Double implements HomeAssistantDouble {
       case "auth/current_user": {
         this.stats.currentUserRequests++;
         const u = this.mustUser(c.userId as string);
+        // HA: @ws_require_user() (only_active_user): a user deactivated since this connection's auth_ok.
+        if (!u.is_active) return this.sendError(c, id, "only_active_user", "Only allowed as active user");
         this.sendResult(c, id, {
           id: u.id,
           name: u.name,
           is_owner: u.is_owner,
-          is_admin: u.is_admin,
+          is_admin: isAdmin(u),
           credentials: [{ auth_provider_type: "homeassistant", auth_provider_id: null }],
           mfa_modules: [{ id: "totp", name: "Authenticator app", enabled: false }],
         });
@@ -1481,8 +1484,8 @@ class Double implements HomeAssistantDouble {
       case "config/auth/list": {
         // HA: config/auth.py websocket_list, @require_admin -> Unauthorized -> "unauthorized".
         this.stats.userListRequests++;
-        if (!this.mustUser(c.userId as string).is_admin) return this.sendError(c, id, "unauthorized", "Unauthorized");
-        // HA: _user_info(); group_ids stand for is_admin (system-admin / system-users).
+        if (!isAdmin(this.mustUser(c.userId as string))) return this.sendError(c, id, "unauthorized", "Unauthorized");
+        // HA: _user_info(); group_ids stand for the group (DoubleUser.is_admin: system-admin, else system-users).
         this.sendResult(
           c,
           id,
@@ -1528,6 +1531,11 @@ class Double implements HomeAssistantDouble {
         return;
     }
   }
+}
+
+/** HA: auth/models.py User.is_admin: `is_owner or (is_active and in the system-admin group)`. */
+function isAdmin(u: DoubleUser): boolean {
+  return u.is_owner || (u.is_active && u.is_admin);
 }
 
 // ======================================================================= HTML
