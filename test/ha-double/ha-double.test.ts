@@ -891,6 +891,24 @@ describe("faults", () => {
     expect((await authenticate(d, t)).answer).toBe(AUTH_OK);
   });
 
+  it("a restart (stop/start) clears the in-memory failed-login counts, not the bans", async () => {
+    const d = await double({ loginAttemptsThreshold: 2 });
+    const u = d.addUser();
+    await expectAuthInvalid(d, "bad");
+    expect(d.stats.failedLogins("127.0.0.1")).toBe(1);
+    await d.stop();
+    await d.start();
+    expect(d.stats.failedLogins("127.0.0.1")).toBe(0);
+    await expectAuthInvalid(d, "bad"); // 1 of 2 again: not banned
+    expect(d.stats.bannedAddresses()).toEqual([]);
+    await expectAuthInvalid(d, "bad");
+    expect(d.stats.bannedAddresses()).toEqual(["127.0.0.1"]);
+    await d.stop();
+    await d.start();
+    expect(await handshakeError(d)).toEqual({ status: 403, body: "403: Forbidden" });
+    expect((await api(d, d.accessToken(u.id))).status).toBe(403);
+  });
+
   it("close() is immediate with open connections and hung requests", async () => {
     const d = await double();
     const u = d.addUser();

@@ -416,6 +416,8 @@ class Double implements HomeAssistantDouble {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
+    // HA: http/ban.py keeps failed-login counts in memory only: a restart clears them, not the bans.
+    this.failed.clear();
     for (const c of this.conns) {
       if (c.authTimer) this.cancel(c.authTimer);
       if (!c.serverClosed) {
