@@ -315,6 +315,26 @@ describe("WebSocket /api/websocket", () => {
     expect(d.stats.userListRequests).toBe(2);
   });
 
+  it("auth/current_user: an owner is always is_admin (HA's User.is_admin); a user deactivated since auth_ok gets only_active_user", async () => {
+    const d = await double();
+    const owner = d.addUser({ is_owner: true, is_admin: false });
+    let { c } = await authenticate(d, d.accessToken(owner.id));
+    c.send({ id: 1, type: "auth/current_user" });
+    expect(JSON.parse(await c.next()).result).toMatchObject({ is_owner: true, is_admin: true });
+    c.send({ id: 2, type: "config/auth/list" }); // @require_admin lets the owner in
+    expect(JSON.parse(await c.next())).toMatchObject({ id: 2, success: true });
+    c.ws.close();
+
+    const u = d.addUser();
+    ({ c } = await authenticate(d, d.accessToken(u.id)));
+    d.setUserActive(u.id, false); // the connection stays open (HA closes it only when a refresh token goes)
+    c.send({ id: 1, type: "auth/current_user" });
+    expect(await c.next()).toBe(
+      '{"id":1,"type":"result","success":false,"error":{"code":"only_active_user","message":"Only allowed as active user"}}',
+    );
+    c.ws.close();
+  });
+
   it("ids must increase (id_reuse); unknown commands do not consume an id; malformed messages", async () => {
     const d = await double();
     const u = d.addUser();
@@ -530,6 +550,21 @@ describe("failed logins and IP bans", () => {
     expect(await fromAddress("127.0.0.2", d.accessToken(u.id))).toBe("HTTP 403");
     expect(await fromAddress("127.0.0.1", d.accessToken(u.id))).toBe(AUTH_OK);
     expect(d.stats.failedLoginEvents).toHaveLength(4);
+  });
+
+  it("a WS auth_invalid is counted after the frame and before the close (HA awaits process_wrong_login in between)", async () => {
+    const d = await double({ loginAttemptsThreshold: 1, failedLoginDelayMs: 300 });
+    const { c, answer } = await authenticate(d, "bad");
+    expect(answer).toBe(AUTH_INVALID);
+    // The frame is out; the count and the ban are not there yet, nor is the close.
+    expect(d.stats.failedLogins()).toBe(0);
+    expect(d.stats.bannedAddresses()).toEqual([]);
+    const t0 = Date.now();
+    expect((await c.closed).code).toBe(1000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
+    // By the close, both have landed.
+    expect(d.stats.failedLogins()).toBe(1);
+    expect(d.stats.bannedAddresses()).toEqual(["127.0.0.1"]);
   });
 
   it("a successful WS auth resets the counter, a successful REST request does not", async () => {
@@ -854,6 +889,24 @@ describe("faults", () => {
     expect(d.port).toBe(port);
     expect((await api(d, t)).status).toBe(200);
     expect((await authenticate(d, t)).answer).toBe(AUTH_OK);
+  });
+
+  it("a restart (stop/start) clears the in-memory failed-login counts, not the bans", async () => {
+    const d = await double({ loginAttemptsThreshold: 2 });
+    const u = d.addUser();
+    await expectAuthInvalid(d, "bad");
+    expect(d.stats.failedLogins("127.0.0.1")).toBe(1);
+    await d.stop();
+    await d.start();
+    expect(d.stats.failedLogins("127.0.0.1")).toBe(0);
+    await expectAuthInvalid(d, "bad"); // 1 of 2 again: not banned
+    expect(d.stats.bannedAddresses()).toEqual([]);
+    await expectAuthInvalid(d, "bad");
+    expect(d.stats.bannedAddresses()).toEqual(["127.0.0.1"]);
+    await d.stop();
+    await d.start();
+    expect(await handshakeError(d)).toEqual({ status: 403, body: "403: Forbidden" });
+    expect((await api(d, d.accessToken(u.id))).status).toBe(403);
   });
 
   it("close() is immediate with open connections and hung requests", async () => {

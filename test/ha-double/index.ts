@@ -42,6 +42,7 @@ export interface DoubleUser {
   username: string;
   password: string;
   is_owner: boolean;
+  /** In the "system-admin" group. What HA reports as is_admin is isAdmin(): an owner always is. */
   is_admin: boolean;
   is_active: boolean;
   local_only: boolean;
@@ -84,6 +85,14 @@ export interface DoubleOptions {
    * "User is not active"; set this to "User is not active" to get that instead.
    */
   inactiveUserWsMessage?: string;
+  /**
+   * How long HA's process_wrong_login takes before it counts a WebSocket auth_invalid; default 0.
+   * HA: websocket_api/auth.py sends auth_invalid, then awaits process_wrong_login (which first
+   * resolves the address's host name with gethostbyaddr in an executor: slow when reverse DNS
+   * is), then closes. So the count (and a ban at the threshold) lands after the auth_invalid
+   * frame and before the close frame. DOUBLE: counted even if the client leaves first.
+   */
+  failedLoginDelayMs?: number;
   /**
    * Static pages served with GET at exactly these paths, from Home Assistant's own origin,
    * the way HA serves its frontend (used by the frontend tests' host pages). Mutable: a test
@@ -407,6 +416,8 @@ class Double implements HomeAssistantDouble {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
+    // HA: http/ban.py keeps failed-login counts in memory only: a restart clears them, not the bans.
+    this.failed.clear();
     for (const c of this.conns) {
       if (c.authTimer) this.cancel(c.authTimer);
       if (!c.serverClosed) {
@@ -1341,10 +1352,7 @@ class Double implements HomeAssistantDouble {
       const user = this.mustUser(rt.userId);
       // HA 2023.12: websocket_api/auth.py never looks at local_only. 2026.5+: auth_util.py does.
       if (this.behaviour === "2026.5" && user.local_only && !this.isLocal(c.remote)) {
-        this.stats.authInvalid++;
-        this.wsSend(c, { type: "auth_invalid", message: "user_cannot_authenticate_remotely" });
-        this.wrongLogin(c.remote, "ws: user_cannot_authenticate_remotely");
-        return this.wsClose(c, 1000);
+        return this.refuseAuth(c, "user_cannot_authenticate_remotely", "ws: user_cannot_authenticate_remotely");
       }
       c.phase = "command";
       c.refreshTokenId = rt.id;
@@ -1360,10 +1368,21 @@ class Double implements HomeAssistantDouble {
       if (this.behaviour === "2026.5") message = "user_not_active";
       else if (this.opts.inactiveUserWsMessage !== undefined) message = this.opts.inactiveUserWsMessage;
     }
+    this.refuseAuth(c, message, "ws: auth_invalid");
+  }
+
+  /** HA: auth_invalid, then `await process_wrong_login` (count, ban), then Disconnect (close 1000). */
+  private refuseAuth(c: WsConn, message: string, reason: string): void {
     this.stats.authInvalid++;
     this.wsSend(c, { type: "auth_invalid", message });
-    this.wrongLogin(c.remote, "ws: auth_invalid");
-    this.wsClose(c, 1000);
+    c.phase = "closing";
+    const countThenClose = () => {
+      this.wrongLogin(c.remote, reason);
+      this.wsClose(c, 1000);
+    };
+    const delay = this.opts.failedLoginDelayMs ?? 0;
+    if (delay > 0) this.later(delay, countThenClose);
+    else countThenClose();
   }
 
   private isInactiveUsersToken(token: string): boolean {
@@ -1431,11 +1450,13 @@ class Double implements HomeAssistantDouble {
       case "auth/current_user": {
         this.stats.currentUserRequests++;
         const u = this.mustUser(c.userId as string);
+        // HA: @ws_require_user() (only_active_user): a user deactivated since this connection's auth_ok.
+        if (!u.is_active) return this.sendError(c, id, "only_active_user", "Only allowed as active user");
         this.sendResult(c, id, {
           id: u.id,
           name: u.name,
           is_owner: u.is_owner,
-          is_admin: u.is_admin,
+          is_admin: isAdmin(u),
           credentials: [{ auth_provider_type: "homeassistant", auth_provider_id: null }],
           mfa_modules: [{ id: "totp", name: "Authenticator app", enabled: false }],
         });
@@ -1465,8 +1486,8 @@ class Double implements HomeAssistantDouble {
       case "config/auth/list": {
         // HA: config/auth.py websocket_list, @require_admin -> Unauthorized -> "unauthorized".
         this.stats.userListRequests++;
-        if (!this.mustUser(c.userId as string).is_admin) return this.sendError(c, id, "unauthorized", "Unauthorized");
-        // HA: _user_info(); group_ids stand for is_admin (system-admin / system-users).
+        if (!isAdmin(this.mustUser(c.userId as string))) return this.sendError(c, id, "unauthorized", "Unauthorized");
+        // HA: _user_info(); group_ids stand for the group (DoubleUser.is_admin: system-admin, else system-users).
         this.sendResult(
           c,
           id,
@@ -1512,6 +1533,11 @@ class Double implements HomeAssistantDouble {
         return;
     }
   }
+}
+
+/** HA: auth/models.py User.is_admin: `is_owner or (is_active and in the system-admin group)`. */
+function isAdmin(u: DoubleUser): boolean {
+  return u.is_owner || (u.is_active && u.is_admin);
 }
 
 // ======================================================================= HTML

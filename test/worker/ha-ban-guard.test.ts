@@ -222,6 +222,26 @@ describe.each(RUNTIMES)("ban guard on %s", (runtime) => {
     expect(await healthz(s)).toMatchObject({ breaker_open: true, consecutive_rejections: 1 });
   });
 
+  test("with HA_TOKEN and a slow reverse DNS at Home Assistant: the reset waits for the count, so forged tokens in quick succession get nobody banned", async () => {
+    // Home Assistant counts a WebSocket auth_invalid only after looking up the sender's host
+    // name, then closes. A reset that overtook that count would leave it standing unseen.
+    const slowDns = await startHomeAssistantDouble({ loginAttemptsThreshold: 3, failedLoginDelayMs: 300 });
+    try {
+      const service = slowDns.addUser({ name: "jwt-cookie", is_admin: false });
+      const real = slowDns.addUser({ name: "Real", is_admin: false });
+      const s = await signer({ HA_URL: slowDns.url, HA_TOKEN: slowDns.longLivedToken(service.id), HA_REJECTIONS_PER_CLIENT: "100" });
+      for (let i = 0; i < 4; i++) expect((await post(s, forgedToken(200 + i), FORGERS[i]!)).status).toBe(401);
+      await new Promise((resolve) => setTimeout(resolve, 400)); // anything still to be counted has landed
+      expect(slowDns.stats.failedLoginEvents).toHaveLength(4);
+      expect(slowDns.stats.bannedAddresses()).toEqual([]);
+      expect(slowDns.stats.failedLogins("127.0.0.1")).toBe(0); // the last reset came after the last count
+      expect((await post(s, slowDns.accessToken(real.id), REAL_USER)).status).toBe(200);
+    } finally {
+      await Promise.all(signers.splice(0).map((x) => x.close()));
+      await slowDns.close();
+    }
+  });
+
   test("failed-login counts: 0 for locally rejectable tokens, 1 for a single forged token", async () => {
     const s = await signer();
     ha.resetStats();

@@ -16,7 +16,9 @@
  * - with HA_TOKEN, right after every rejection the signer authenticates with it (single
  *   flight), which brings Home Assistant's count back to zero, so the breaker rarely opens.
  * A token Home Assistant got without answering in time (HomeAssistantError.unanswered) counts as
- * a rejection: Home Assistant may have refused it after the signer stopped waiting.
+ * a rejection: Home Assistant may have refused it after the signer stopped waiting. So does an
+ * unanswered HA_TOKEN that has not worked yet. A sign-in the breaker would hold back first
+ * retries a reset that failed (once, and never as the attempt that could ban).
  * Attempts still under way count as possible rejections, so the budget also caps how many
  * new tokens are at Home Assistant at once; a lookup that finds only in-flight attempts in its
  * way waits (up to queueWaitMs) for one to settle instead of failing.
@@ -152,6 +154,9 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
         serviceToken = "rejected";
         log("error", "HA_TOKEN was REJECTED by Home Assistant (revoked, expired or of another installation): the signer can no longer reset Home Assistant's failed-login count. Replace HA_TOKEN with a valid long-lived access token.");
         rejected();
+      } else if (error instanceof HomeAssistantError && error.unanswered && serviceToken !== "ok") {
+        // An HA_TOKEN not known to work, sent but not answered: it may have been refused and counted.
+        rejected();
       }
       throw error;
     } finally {
@@ -179,6 +184,7 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
       const deadline = Date.now() + options.queueWaitMs;
       let record: ClientRecord | undefined;
       let now: number;
+      let retriedReset = false;
       for (;;) {
         if (resetting) await resetting;
         now = Date.now();
@@ -192,7 +198,20 @@ export function createBanGuard(options: BanGuardOptions): BanGuard {
           );
         }
         const limit = limitFor(context.trusted);
-        if (consecutive >= limit) throw new HomeAssistantError("guard_held_back", breakerMessage(), BREAKER_RETRY_SECONDS);
+        if (consecutive >= limit) {
+          // The reset after the last rejection failed (Home Assistant unreachable or slow a moment):
+          // try it again rather than wait for a signed-in user's renewal, unless it could be the
+          // attempt that bans.
+          if (!retriedReset && (threshold === undefined || consecutive + pending < threshold - 1)) {
+            retriedReset = true;
+            scheduleReset();
+            if (resetting) {
+              await resetting;
+              continue;
+            }
+          }
+          throw new HomeAssistantError("guard_held_back", breakerMessage(), BREAKER_RETRY_SECONDS);
+        }
         // A client's own attempts in flight do not hold it back (a household behind one address
         // signs in at once); what keeps Home Assistant's count below its threshold is this cap.
         if (consecutive + pending < limit) break;

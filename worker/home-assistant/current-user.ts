@@ -26,6 +26,10 @@ function parseUser(result: unknown): HomeAssistantUser | undefined {
 
 export async function fetchCurrentUser(webSocketUrl: string, accessToken: string, timeoutMs: number): Promise<HomeAssistantUser> {
   const answer = await exchange(webSocketUrl, accessToken, timeoutMs, "auth/current_user");
+  // @ws_require_user(): the user was deactivated after Home Assistant accepted the token.
+  if (answer && !answer.success && answer.code === "only_active_user") {
+    throw new HomeAssistantError("inactive", "Home Assistant says this user is deactivated.");
+  }
   const user = answer?.success ? parseUser(answer.result) : undefined;
   if (!user) throw new HomeAssistantError("protocol", "Home Assistant answered auth/current_user with an error or an unexpected shape.");
   return user;

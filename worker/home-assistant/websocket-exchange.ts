@@ -1,12 +1,18 @@
 /**
  * One short WebSocket exchange with Home Assistant:
- *   S auth_required -> C auth -> S auth_ok | auth_invalid [-> C {id:1, <command>} -> S result]
- * then close. The standard WebSocket client works the same in workerd, Node (>= 20.10 with
+ *   S auth_required -> C auth -> S auth_ok [-> C {id:1, <command>} -> S result] -> C close
+ *                                | S auth_invalid -> S close
+ * The standard WebSocket client works the same in workerd, Node (>= 20.10 with
  * --experimental-websocket, 22+ by default) and browsers. No retries, ever: a retried
  * invalid token is a second failed login at Home Assistant.
  *
  * An `auth_invalid` is a rejection, whatever its message says: Home Assistant's wording
  * changes between releases (2026.5+ may send translation keys), so it is never parsed.
+ * It is settled only when Home Assistant closes the connection: websocket_api/auth.py sends
+ * auth_invalid, then awaits process_wrong_login (a reverse DNS lookup first, then the count
+ * and any ban), then closes. Answering at auth_invalid would let the signer's reset with
+ * HA_TOKEN (ban-guard.ts) reach Home Assistant before the failure is counted, leaving a count
+ * the signer believes is zero.
  */
 import { HomeAssistantError } from "./errors.js";
 
@@ -21,9 +27,13 @@ export type CommandAnswer = { success: true; result: unknown } | { success: fals
 export function exchange(webSocketUrl: string, accessToken: string, timeoutMs: number, command?: string): Promise<CommandAnswer | undefined> {
   return new Promise((resolve, reject) => {
     let socket: WebSocket;
-    let stage: "connecting" | "auth_required" | "auth_sent" | "command_sent" | "done" = "connecting";
+    let stage: "connecting" | "auth_required" | "auth_sent" | "auth_rejected" | "command_sent" | "done" = "connecting";
     const finish = (outcome: { answer: CommandAnswer | undefined } | HomeAssistantError) => {
       if (stage === "done") return;
+      // After auth_invalid, whatever ends the wait (the close, an error, the timeout) ends in the rejection.
+      if (stage === "auth_rejected") {
+        outcome = new HomeAssistantError("rejected", "Home Assistant rejected the access token (expired, revoked, of another installation, or its user may not sign in).");
+      }
       // Sent, but no auth_ok or auth_invalid back: Home Assistant may still count it as a failed login.
       if (outcome instanceof HomeAssistantError && !outcome.isVerdict && stage === "auth_sent") {
         outcome = new HomeAssistantError(outcome.failure, outcome.message, outcome.retryAfterSeconds, true);
@@ -55,7 +65,7 @@ export function exchange(webSocketUrl: string, accessToken: string, timeoutMs: n
     }
 
     socket.addEventListener("message", (event: MessageEvent) => {
-      if (stage === "done") return;
+      if (stage === "done" || stage === "auth_rejected") return;
       let frame: Record<string, unknown>;
       try {
         frame = typeof event.data === "string" ? JSON.parse(event.data) : null;
@@ -77,7 +87,7 @@ export function exchange(webSocketUrl: string, accessToken: string, timeoutMs: n
         stage = "command_sent";
         socket.send(JSON.stringify({ id: 1, type: command }));
       } else if (stage === "auth_sent" && frame.type === "auth_invalid") {
-        finish(new HomeAssistantError("rejected", "Home Assistant rejected the access token (expired, revoked, of another installation, or its user may not sign in)."));
+        stage = "auth_rejected"; // settled by Home Assistant's close, which follows its count
       } else if (stage === "command_sent" && frame.id === 1 && frame.type === "result") {
         const error = frame.error as { code?: unknown; message?: unknown } | undefined;
         finish({

@@ -134,3 +134,48 @@ describe("ban guard", () => {
     expect(g.state).toMatchObject({ consecutive_rejections: 0, breaker_open: false });
   });
 });
+
+describe("ban guard with HA_TOKEN", () => {
+  /** A scripted HA_TOKEN: each authentication takes the next outcome (the last one repeats). */
+  function credential(outcomes: Array<"ok" | "unanswered" | "unreachable">) {
+    let calls = 0;
+    const next = async () => {
+      const outcome = outcomes[Math.min(calls++, outcomes.length - 1)];
+      await sleep(2);
+      if (outcome === "unanswered") throw new HomeAssistantError("timeout", "no answer after the auth message", undefined, true);
+      if (outcome === "unreachable") throw new HomeAssistantError("unreachable", "down");
+    };
+    return {
+      get calls() {
+        return calls;
+      },
+      authenticate: next,
+      command: async () => {
+        await next();
+        return { success: true as const, result: [] };
+      },
+    };
+  }
+
+  test("an HA_TOKEN authentication Home Assistant got but did not answer counts as the rejection it may have been", async () => {
+    const service = credential(["unanswered", "ok"]);
+    const g = guard({ threshold: 5, credential: service });
+    expect(await failureOf(g.forward(anon("a"), answer("rejected")))).toBe("rejected");
+    // The forged token, and the reset that may have been refused too (a revoked HA_TOKEN at a slow Home Assistant).
+    expect(g.state.consecutive_rejections).toBe(2);
+  });
+
+  test("a reset that failed is tried again before a sign-in is held back: the breaker does not stay open while HA_TOKEN works", async () => {
+    const service = credential(["ok", "unreachable", "ok"]);
+    const g = guard({ threshold: 3, credential: service });
+    expect(await g.forward(anon("warm-up"), answer("ok"))).toBe("user");
+    await g.serviceCommand("config/auth/list"); // HA_TOKEN known to work
+    expect(await failureOf(g.forward(anon("a"), answer("rejected")))).toBe("rejected");
+    // The reset after that rejection failed (Home Assistant unreachable for a moment): the count stands.
+    expect(g.state).toMatchObject({ consecutive_rejections: 1, breaker_open: true });
+    // The next sign-in has the signer reset first, instead of waiting for a signed-in user's renewal.
+    expect(await g.forward(anon("b"), answer("ok"))).toBe("user");
+    expect(g.state).toMatchObject({ consecutive_rejections: 0, breaker_open: false });
+    expect(service.calls).toBe(3);
+  });
+});
