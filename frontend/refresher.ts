@@ -223,10 +223,11 @@ export function createRefresher(): Refresher {
   }
 
   function schedule(at: number | undefined): void {
-    if (timer !== undefined) clearTimeout(timer);
+    clearTimeout(timer);
     timer = undefined;
     if (at === undefined) return;
-    timer = setTimeout(() => void after("timer"), Math.min(Math.max(at - Date.now(), 0), 2_000_000_000));
+    // A delay already past runs at once; setTimeout cannot wait longer than 2^31 - 1 ms.
+    timer = setTimeout(() => void after("timer"), Math.min(at - Date.now(), 2_000_000_000));
   }
 
   /** Refresh once any renewal under way has finished, so that it cannot swallow this one. */
