@@ -326,11 +326,12 @@ export function createRefresher(): Refresher {
         body = await createSession(signer, await token(true));
       }
       succeed(body, gen);
-      // Hold the lock a moment, so a tab waiting for it has our broadcast before it decides.
-      if (channel) await sleep(100);
     } catch (error) {
       fail(error, gen);
     }
+    // Hold the lock a moment, so a tab waiting for it has our broadcast (the new session, or the end
+    // of this one) before it decides: otherwise it would try the revoked session again.
+    if (channel) await sleep(100);
   }
 
   function refresh(reason: string): Promise<void> {
