@@ -104,6 +104,11 @@ const BACKOFF_MAX_MS = 5 * 60_000;
 const HASS_WAIT_MS = 60_000;
 /** Renew the Home Assistant token first when it has less than this left. */
 const TOKEN_MARGIN_MS = 30_000;
+/**
+ * Home Assistant's token refresh (or the app's) has no timeout of its own; one that never
+ * answers must not hold the lock, and so every tab's renewals, forever.
+ */
+const TOKEN_REFRESH_TIMEOUT_MS = 15_000;
 
 const LOGGED_OUT = "You logged out of Home Assistant.";
 
@@ -218,10 +223,11 @@ export function createRefresher(): Refresher {
   }
 
   function schedule(at: number | undefined): void {
-    if (timer !== undefined) clearTimeout(timer);
+    clearTimeout(timer);
     timer = undefined;
     if (at === undefined) return;
-    timer = setTimeout(() => void after("timer"), Math.min(Math.max(at - Date.now(), 0), 2_000_000_000));
+    // A delay already past runs at once; setTimeout cannot wait longer than 2^31 - 1 ms.
+    timer = setTimeout(() => void after("timer"), Math.min(at - Date.now(), 2_000_000_000));
   }
 
   /** Refresh once any renewal under way has finished, so that it cannot swallow this one. */
@@ -300,15 +306,14 @@ export function createRefresher(): Refresher {
      * `force` it never interrupts a renewal that Home Assistant's own frontend has asked for.
      */
     const token = async (force?: boolean) => {
-      try {
-        const expires = auth.data?.expires;
-        if (force || reason != "start" || auth.expired || (expires ?? 0) - Date.now() < TOKEN_MARGIN_MS) await auth.refreshAccessToken(force);
-      } catch (error) {
-        // home-assistant-js-websocket's ERR_INVALID_AUTH: 400 invalid_grant (refresh token revoked) or 403 (user not active).
-        if (error === 2) throw new SignerError("revoked", "Home Assistant ended your session (revoked, or your user deactivated).");
-        // Anything else is transient (network, 5xx, the app); a token that is still valid will do.
-        if (auth.expired) throw new SignerError("ha_auth", `Home Assistant did not renew the access token (${String(error)}).`);
+      if (force || reason != "start" || auth.expired || (auth.data?.expires ?? 0) - Date.now() < TOKEN_MARGIN_MS) {
+        await Promise.race([auth.refreshAccessToken(force), sleep(TOKEN_REFRESH_TIMEOUT_MS)]).catch((error: unknown) => {
+          // home-assistant-js-websocket's ERR_INVALID_AUTH: 400 invalid_grant (refresh token revoked) or 403 (user not active).
+          if (error === 2) throw new SignerError("revoked", "Home Assistant ended your session (revoked, or your user deactivated).");
+        });
       }
+      // Anything else is transient (network, 5xx, the app, no answer in time); a token that is still valid will do.
+      if (auth.expired) throw new SignerError("ha_auth", "Home Assistant did not renew the access token.");
       return auth.accessToken;
     };
     try {
@@ -321,11 +326,12 @@ export function createRefresher(): Refresher {
         body = await createSession(signer, await token(true));
       }
       succeed(body, gen);
-      // Hold the lock a moment, so a tab waiting for it has our broadcast before it decides.
-      if (channel) await sleep(100);
     } catch (error) {
       fail(error, gen);
     }
+    // Hold the lock a moment, so a tab waiting for it has our broadcast (the new session, or the end
+    // of this one) before it decides: otherwise it would try the revoked session again.
+    if (channel) await sleep(100);
   }
 
   function refresh(reason: string): Promise<void> {

@@ -138,9 +138,10 @@ export class JwtCookiePanel extends LitElement {
       });
     } catch {
       // a check that throws is a check that did not run
-    } finally {
-      this._checking = false;
     }
+    this._checking = false;
+    // The state changed while they ran (a renewal, a sign-out): check again, or the rows describe the old one.
+    if (this._state !== state) void this._runChecks();
   }
 
   /** Renew or sign out, with both buttons disabled meanwhile. */

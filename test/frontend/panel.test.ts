@@ -40,6 +40,8 @@ async function ourCookie() {
   return (await stack.context.cookies(stack.signerUrl)).find((c) => c.name === "jwt_access_token");
 }
 
+const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Signed in, and the diagnostics that ran after it have finished. */
 async function signedIn(page: Page): Promise<void> {
   await page.locator('jwt-cookie-panel .pill[data-phase="signed_in"]').waitFor();
@@ -165,6 +167,31 @@ describe("the panel, mounted like panel_custom", () => {
     await panel.locator("button.renew").click();
     await panel.locator('.pill[data-phase="signed_in"]').waitFor();
     expect(await ourCookie()).toBeDefined();
+    await page.close();
+  });
+
+  it("diagnostics that were running when the session changed run again: no stale rows after a sign-out", async () => {
+    const page = await stack.openHost(await panelHost(), { path: "/jwt-cookie" });
+    await signedIn(page);
+    const panel = page.locator("jwt-cookie-panel");
+    const service = panel.locator('li[data-check="service:grafana.example.test"]');
+    expect(await service.getAttribute("data-level")).toBe("ok");
+    // The signer answers GET /session slowly (as over a slow network): a check takes a while.
+    await stack.context.route(`${stack.signerUrl}/session`, async (route) => {
+      if (route.request().method() === "GET") await settle(1_500);
+      await route.fallback();
+    });
+    await panel.locator("button.run-checks").click();
+    await panel.locator("button.run-checks[disabled]").waitFor();
+    // Signed out while that check is under way.
+    await panel.locator("button.sign-out").click();
+    await panel.locator('.pill[data-phase="signed_out"]').waitFor();
+    await panel.locator("button.run-checks:not([disabled])").waitFor();
+    // The diagnostics describe the signed-out state, not the session before it.
+    await expect.poll(() => service.getAttribute("data-level"), { timeout: 5_000 }).toBe("skip");
+    expect(await service.textContent()).toContain("not signed in");
+    expect(await panel.locator('li[data-check="cookie"]').getAttribute("data-level")).not.toBe("ok");
+    expect(await panel.locator("pre.claims").count()).toBe(0);
     await page.close();
   });
 

@@ -140,4 +140,44 @@ describe("the background module (extra_module_url)", () => {
     await first.close();
     await second.close();
   });
+
+  it("when Home Assistant has revoked the session, open tabs whose renewals come due together try it once, not once each", async () => {
+    const auth = await stack.authData();
+    const host = { auth, extraModules: [`${BUNDLE_PATH}?signer=${encodeURIComponent(stack.signerUrl)}`] };
+    // Busy tabs (a heavy dashboard) run a BroadcastChannel message some 50 ms after it arrives.
+    const busy = async (page: Page) =>
+      void (await page.addInitScript(() => {
+        const Native = BroadcastChannel;
+        window.BroadcastChannel = class extends Native {
+          override set onmessage(handler: ((event: MessageEvent) => void) | null) {
+            super.onmessage = handler && ((event: MessageEvent) => void setTimeout(() => handler.call(this, event), 50));
+          }
+        };
+      }));
+    const tabs = [await stack.openHost(host, { clock: true, setup: busy })];
+    for (let i = 0; i < 2; i++) {
+      const tab = await stack.context.newPage();
+      await busy(tab);
+      await tab.addInitScript((value) => ((window as unknown as { __host: unknown }).__host = value), host);
+      await tab.goto(`${stack.haUrl}/`);
+      tabs.push(tab);
+    }
+    const phase = (page: Page) =>
+      page.evaluate(() => (globalThis as Record<symbol, { refresher: { state: { phase: string } } }>)[Symbol.for("jwt-cookie.v1")]?.refresher.state.phase);
+    for (const tab of tabs) await expect.poll(() => phase(tab)).toBe("signed_in");
+    await settle(500);
+    const before = stack.double.stats.failedLoginEvents.length;
+    stack.double.revokeRefreshToken(auth.refresh_token);
+
+    // Every tab's renewal comes due in the same instant (one clock for the profile): one tab asks
+    // Home Assistant, is refused, and tells the others, which are waiting for the lock.
+    await stack.context.clock.fastForward(50_000);
+    for (const tab of tabs) await expect.poll(() => phase(tab)).toBe("signed_out");
+    await settle(1_000);
+    // Each refresh Home Assistant refuses is a failed login there: one, not one per tab. (The host
+    // pages' own WebSockets, closed with the session, fail to reconnect too: Home Assistant's doing.)
+    const refused = stack.double.stats.failedLoginEvents.slice(before).filter((e) => e.reason.startsWith("token:"));
+    expect(refused.map((e) => e.reason)).toEqual(["token: invalid_grant"]);
+    for (const tab of tabs) await tab.close();
+  });
 });

@@ -10,7 +10,7 @@
  * Headless Chromium never hides a tab, so "hidden"/"visible" is document.visibilityState and
  * document.hidden overridden on the document, followed by a real visibilitychange event.
  */
-import type { Page } from "playwright-core";
+import type { Page, Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUNDLE_PATH, startFrontendStack, type FrontendStack } from "../support/frontend-stack.js";
 
@@ -192,6 +192,32 @@ describe("renewal triggers", () => {
     expect((await state(page))!.failures).toBe(0);
     await settle(1_000);
     expect(stack.sessionPosts().length).toBe(posts + 2);
+    expect(stack.pageErrors).toEqual([]);
+    await page.close();
+  });
+
+  it("a Home Assistant token refresh that never answers does not stall renewals: the still-valid token is used", async () => {
+    const page = await signedIn();
+    const posts = stack.sessionPosts().length;
+    // Home Assistant (or a proxy before it) accepts the refresh request and never answers.
+    const held: Route[] = [];
+    await page.route("**/auth/token", (route) => void held.push(route));
+    const { renewAt } = (await state(page))!;
+    const now = await page.evaluate(() => Date.now());
+    await page.clock.fastForward(renewAt! - now + 1_000);
+    await expect.poll(() => held.length).toBe(1);
+    await settle();
+    expect((await state(page))!.phase).toBe("renewing");
+
+    // The access token Home Assistant issued at sign-in is valid for another ~29 minutes: after a
+    // while the renewal goes ahead with it instead of waiting (holding every tab's lock) forever.
+    await page.clock.fastForward(20_000);
+    await expect.poll(() => stack.sessionPosts().length, { timeout: 3_000 }).toBe(posts + 1);
+    expect((await stack.sessionPosts().at(-1)!.request.response())?.status()).toBe(200);
+    await expect.poll(async () => (await state(page))?.phase).toBe("signed_in");
+    expect(held.length).toBe(1);
+    expect(stack.double.stats.failedLogins()).toBe(0);
+    for (const route of held) await route.abort().catch(() => undefined);
     expect(stack.pageErrors).toEqual([]);
     await page.close();
   });

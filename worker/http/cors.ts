@@ -41,6 +41,8 @@ export function corsForAllowedOrigins(): MiddlewareHandler<AppEnv> {
     c.header("Access-Control-Allow-Origin", origin);
     c.header("Access-Control-Allow-Credentials", "true");
     c.header("Vary", "Origin");
+    // Not CORS-safelisted: without this the frontend cannot read how long a 429 or 503 asks it to wait.
+    c.header("Access-Control-Expose-Headers", "Retry-After");
     if (c.req.method === "OPTIONS") {
       c.header("Access-Control-Allow-Methods", "GET, POST");
       c.header("Access-Control-Allow-Headers", "Authorization, Content-Type");
