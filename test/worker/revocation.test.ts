@@ -148,14 +148,20 @@ test("the revocation survives a new workerd isolate when KV is bound (shared sto
   expect(await kvRevocationList(kv, 10).isRevoked("J2", now)).toBe(false);
 });
 
-test("KV feed: one KV get per poll (no list()), and a revocation lost to a concurrent index write comes back", async () => {
-  const { kvRevocationList, REVOKED_INDEX_KEY } = await import("../../worker/tokens/revocation-list.js");
+/** An in-memory KV namespace (get/put), and how many gets it answered. */
+function memoryKv() {
   const store = new Map<string, string>();
-  let gets = 0;
+  const counted = { gets: 0 };
   const kv = {
-    get: async (k: string) => (gets++, store.get(k) ?? null),
+    get: async (k: string) => (counted.gets++, store.get(k) ?? null),
     put: async (k: string, value: string) => void store.set(k, value),
   };
+  return { store, kv, counted };
+}
+
+test("KV feed: one KV get per poll (no list()), and a revocation lost to a concurrent index write comes back", async () => {
+  const { kvRevocationList, REVOKED_INDEX_KEY } = await import("../../worker/tokens/revocation-list.js");
+  const { store, kv, counted } = memoryKv();
   const now = Date.now();
   const exp = Math.floor(now / 1000) + 600;
   const isolateA = kvRevocationList(kv, 100);
@@ -165,9 +171,9 @@ test("KV feed: one KV get per poll (no list()), and a revocation lost to a concu
   await isolateB.revoke("B1", exp, now + 1);
   store.set(REVOKED_INDEX_KEY, store.get(REVOKED_INDEX_KEY)!.replace(/,?\["A1"[^\]]*\]/, ""));
   const reader = kvRevocationList(kv, 100);
-  gets = 0;
+  counted.gets = 0;
   const page = await reader.changesSince(undefined, now + 2);
-  expect(gets).toBe(1);
+  expect(counted.gets).toBe(1);
   expect(page.revoked.map((e) => e.jti)).toEqual(["B1"]); // lost from the index for now...
   expect(await reader.isRevoked("A1", now + 2)).toBe(true); // ...while the signer's own check still sees it
   await isolateA.revoke("A2", exp, now + 3); // A's next write merges all of A's revocations again
@@ -178,8 +184,7 @@ test("KV feed: one KV get per poll (no list()), and a revocation lost to a concu
 test("KV feed: a revocation lost to a concurrent index write reaches a verifier that kept polling, however late it comes back", async () => {
   const { kvRevocationList, REVOKED_INDEX_KEY } = await import("../../worker/tokens/revocation-list.js");
   const { decodeCursor } = await import("../../worker/tokens/revocation-feed.js");
-  const store = new Map<string, string>();
-  const kv = { get: async (k: string) => store.get(k) ?? null, put: async (k: string, value: string) => void store.set(k, value) };
+  const { store, kv } = memoryKv();
   /** What another isolate's index write, made from an index read before `jti` reached it, leaves behind. */
   const loseFromIndex = (jti: string) => {
     const index = JSON.parse(store.get(REVOKED_INDEX_KEY)!) as { entries: unknown[][] };
@@ -224,8 +229,7 @@ test("KV feed: a revocation lost to a concurrent index write reaches a verifier 
 
 test("KV feed: a full index keeps the newest sign-outs; one dropped as the oldest is not put back as new", async () => {
   const { kvRevocationList } = await import("../../worker/tokens/revocation-list.js");
-  const store = new Map<string, string>();
-  const kv = { get: async (k: string) => store.get(k) ?? null, put: async (k: string, value: string) => void store.set(k, value) };
+  const { kv } = memoryKv();
   const t0 = Date.now();
   const exp = Math.floor(t0 / 1000) + 1800;
   const isolateA = kvRevocationList(kv, 2);
