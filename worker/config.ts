@@ -616,7 +616,16 @@ export interface VerifierSettings {
   /** At most one extra JWKS fetch per this long, triggered by a token with an unknown kid. */
   unknownKidRefetchMs: number;
   cacheMaxEntries: number;
+  /**
+   * How long a proxy that caches (nginx --check local, as generated) may reuse one of this
+   * verifier's approvals, in seconds; 0: never. Told per answer with X-Accel-Expires, so a
+   * sign-out reaches such a proxy within revocationsPollMs plus this long.
+   */
+  proxyApprovalCacheSeconds: number;
 }
+
+/** Default of PROXY_APPROVAL_CACHE: with REVOCATIONS_POLL's 10 s, a sign-out reaches nginx within 15 s. */
+export const DEFAULT_PROXY_APPROVAL_CACHE_SECONDS = 5;
 
 export function loadVerifierSettings(env: Env): { ok: true; settings: VerifierSettings } | { ok: false; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
@@ -641,8 +650,17 @@ export function loadVerifierSettings(env: Env): { ok: true; settings: VerifierSe
   const keysRefreshMs = parseInteger(env, "KEYS_REFRESH", 300_000, [1_000, 86_400_000], "ms", problems);
   const unknownKidRefetchMs = parseInteger(env, "UNKNOWN_KID_REFETCH", 5_000, [100, 3_600_000], "ms", problems);
   const cacheMaxEntries = parseInteger(env, "CACHE_MAX_ENTRIES", 10_000, [10, 1_000_000], "count", problems);
+  const proxyApprovalCacheSeconds = parseInteger(env, "PROXY_APPROVAL_CACHE", DEFAULT_PROXY_APPROVAL_CACHE_SECONDS, [0, 60], "s", problems);
+  // nginx keeps an entry through the whole second its X-Accel-Expires ends in, so "at most
+  // N seconds" is told as N - 1: one second could not be told at all.
+  if (proxyApprovalCacheSeconds === 1) {
+    problems.push({ key: "PROXY_APPROVAL_CACHE", message: `"${read(env, "PROXY_APPROVAL_CACHE")}" (one second) cannot be told to nginx, which counts whole seconds and keeps an entry through its last one: use 0 (never reuse an approval) or 2 to 60 seconds.` });
+  }
   if (problems.length) return { ok: false, problems };
-  return { ok: true, settings: { signerUrl, port, host, revocationsPollMs, keysRefreshMs, unknownKidRefetchMs, cacheMaxEntries } };
+  return {
+    ok: true,
+    settings: { signerUrl, port, host, revocationsPollMs, keysRefreshMs, unknownKidRefetchMs, cacheMaxEntries, proxyApprovalCacheSeconds },
+  };
 }
 
 /** Platform bindings (objects, not strings) the signer can use when they are present. */

@@ -156,7 +156,10 @@ export async function measureProxies(
           running = await startCaddy([site, plain.caddy(plainPort, upstream.url)], [authPort, plainPort]);
         } else if (proxy === "nginx-local" || proxy === "nginx-stand-in") {
           const checker = proxy === "nginx-local" ? options.verifierUrl : options.standInUrl;
-          const server = generated(["nginx", ...common, "--check", "local", "--verifier", checker], options.env);
+          // The approval cache in the temp dir, opened to nginx's worker user (as /var/lib/nginx is).
+          chmodSync(keyDir, 0o755);
+          const cacheDir = join(keyDir, `${proxy}-approvals`);
+          const server = generated(["nginx", ...common, "--check", "local", "--verifier", checker, "--cache-dir", cacheDir], options.env);
           running = await startNginx([server, plain.nginx(plainPort, upstream.url)], [authPort, plainPort]);
         } else if (proxy === "nginx-native") {
           // As a user sets it up: --out DIR (keys fetched from the signer), include DIR/*.conf.

@@ -341,7 +341,7 @@ function localVerifierWhy(v: VerifierLoadResult, results: BenchResults): string 
     `/verify costs ${us(extra)} more per request than /bare: the route (the runtime lookup; reading the Cookie, Authorization ` +
     `and X-Forwarded-Host headers; the look-up, a short sample of the request as the Map key, then the whole request compared, ` +
     `the token's times and the key, policy and deny-list versions checked), a longer request to parse (the Cookie header) and ` +
-    `four more answer headers (Cache-Control and the Remote-* identity headers) for the server to write and the load generator ` +
+    `five more answer headers (Cache-Control, X-Accel-Expires for a caching proxy, and the Remote-* identity headers) for the server to write and the load generator ` +
     `to read.${gapSplit(v)}${signer}${inProcess} At ${fmt(v.bare.median)} req/s a bare request costs ${us(1e6 / v.bare.median)} of ` +
     `wall time here (load generator, server and the kernel's loopback TCP sharing ${results.machine.nproc} cores), so ` +
     `reaching ${TARGETS.localVerifierVsBare} needs /verify within ${us((1 / TARGETS.localVerifierVsBare - 1) * (1e6 / v.bare.median))} of /bare, ` +
@@ -373,13 +373,28 @@ function proxyWhy(p: ProxyResult, results: BenchResults): string {
       ? ` The ceiling for any checker in Node here: the same config asking a Node process that checks nothing and answers the verifier's very headers (plain node:http) kept ${standIn.ratio.toFixed(2)} of the same ${PROXY_BINARY[p.proxy]} in this run (${us(extraUs(standIn.auth.median, standIn.plain.median))} per request), so of the ${extra} the verifier's own share is the difference.`
       : "";
     const compare = viaSigner ? ` The same ${PROXY_BINARY[p.proxy]} asking the signer instead gave ${viaSigner.ratio.toFixed(2)} in this run.` : "";
+    if (p.proxy === "nginx-local") {
+      return (
+        `Authentication costs ${extra} per request: nginx's auth_request sub-request for every request, answered from nginx's own copy of the verifier's approval ` +
+        `(the generated proxy_cache: the verifier's X-Accel-Expires, PROXY_APPROVAL_CACHE of 5 s by default, lets nginx reuse a 200 for the same Cookie header; ` +
+        `the bench sends one cookie, so the verifier, a Node process of its own as \`npm run verifier\` runs it, is asked about once per 5 s and a request costs nginx's sub-request and a cache look-up). ` +
+        `The price is time: a sign-out reaches this nginx within the verifier's poll (10 s) plus those 5 s.${compare}`
+      );
+    }
     return (
       `Authentication costs ${extra} per request: a forward-auth sub-request (${subRequest}) ` +
       `to the local verifier's /verify on loopback for every request, and the verifier's work (a Node process of its own, as \`npm run verifier\` runs it), on the same ${cores} as the proxy, the upstream and the load generator. ` +
       `Every authenticated request is two HTTP exchanges for the proxy and one more process woken up.${ceiling}${verifier}${compare}`
     );
   }
-  if (p.proxy === "caddy-stand-in" || p.proxy === "nginx-stand-in") {
+  if (p.proxy === "nginx-stand-in") {
+    return (
+      `A baseline, not a product mode: the generated --check local config, asking instead of the verifier a Node process that checks nothing ` +
+      `(scripts/bench/stand-in-checker-process.ts: plain node:http answering 200 with the verifier's very headers, X-Accel-Expires included, to any request with a Cookie header). ` +
+      `nginx keeps its answers as it keeps the verifier's, so the two rows differ only by noise: with the approval cache, what the checker costs per answer hardly shows.`
+    );
+  }
+  if (p.proxy === "caddy-stand-in") {
     return (
       `A baseline, not a product mode: the generated --check local config, asking instead of the verifier a Node process that checks nothing ` +
       `(scripts/bench/stand-in-checker-process.ts: plain node:http answering 200 with the verifier's very headers to any request with a Cookie header). ` +
@@ -470,7 +485,7 @@ export function renderMarkdown(results: BenchResults, rows: Row[]): string {
     "What parts 6 to 8 measure (issues 9 and 10), each with authenticated requests (a valid cookie from a real POST /session) against the same requests through the same path without the check, in alternating rounds as above:",
     "",
     `- **Proxies (part 6)**: each proxy runs as one process with two sites in front of the same upstream (a node:http server on this process's main thread answering 200 \`ok\`): the authenticated site exactly as \`npm run proxy-config\` generates it, and a minimal pass-through site of the benchmark's own (\`scripts/bench/proxies.ts\`). The ratio is authenticated req/s over the same proxy's req/s without any auth. ` +
-      `Targets (issue 9): nginx native (njs; the generator's \`--check native --out DIR\`, included with \`include DIR/*.conf;\` and the njs module loaded in the main config) and HAProxy native (\`jwt_verify\`) ≥ ${TARGETS.nativeProxyVsPlain}; Caddy and nginx asking the local verifier (\`--check local --verifier URL\`; the verifier is its own Node process, started as \`npm run verifier\` starts it, against the Node signer) ≥ ${TARGETS.localProxyVsPlain}. Caddy and nginx asking the signer itself (\`--check signer\`, the hop per request that issue 9 removes) have no target and are shown for comparison, as are the same \`--check local\` configs asking a stand-in that checks nothing (a Node process of its own answering the verifier's very headers; \`scripts/bench/stand-in-checker.ts\`): the ceiling of any checker written in Node.`,
+      `Targets (issue 9): nginx native (njs; the generator's \`--check native --out DIR\`, included with \`include DIR/*.conf;\` and the njs module loaded in the main config) and HAProxy native (\`jwt_verify\`) ≥ ${TARGETS.nativeProxyVsPlain}; Caddy and nginx asking the local verifier (\`--check local --verifier URL\`; the verifier is its own Node process, started as \`npm run verifier\` starts it, against the Node signer, with its defaults: nginx reuses its approvals for the 5 s of PROXY_APPROVAL_CACHE, Caddy asks it every time) ≥ ${TARGETS.localProxyVsPlain}. Caddy and nginx asking the signer itself (\`--check signer\`, the hop per request that issue 9 removes) have no target and are shown for comparison, as are the same \`--check local\` configs asking a stand-in that checks nothing (a Node process of its own answering the verifier's very headers; \`scripts/bench/stand-in-checker.ts\`): the ceiling of any checker written in Node.`,
     `- **The gate (part 7)**: the Worker with \`GATED_HOSTS\` in workerd (the bench Worker bundle, with PUBLIC_URL, COOKIE_DOMAIN and the REVOKED_SESSIONS KV binding) against a minimal Worker that only does \`fetch(request)\`, both in one Miniflare behind its entry worker (picked by Workers routes for two hostnames) and both sending to the same upstream through the same outbound worker that stands in for Cloudflare's path to the origin (\`scripts/bench/gate.ts\`, the router of the gate tests). Target (issue 10): ≥ ${TARGETS.gateVsPassThrough}.`,
     `- **The local verifier (part 8)**: GET /verify against GET /bare on the same Node server: the verifier's app (\`worker/verifier/\`, fed by the Node signer's keys, check policy and deny-list feed) wrapped by the same \`withBareRoute\` as the signer's, served by @hono/node-server in this process (\`scripts/bench/verifier.ts\`). Target (issue 9): ≥ ${TARGETS.localVerifierVsBare}. Two more variants in the same rounds split the gap, as diagnostics, not targets: GET /bare sent /verify's request (its Cookie header), and GET /bare-answer sent that request and answering with the headers /verify answered (copied once before measuring). For each variant the report also gives how busy the bench's main thread, where the server runs, was per request.`,
     "",

@@ -24,6 +24,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { allowedRedirect } from "../../worker/http/redirect-allowlist.js";
 import { VERIFY_LEEWAY_SECONDS } from "../../worker/tokens/verify.js";
+import { approvalCacheDirectives, approvalCachePath, notApprovalMap } from "./nginx-approval-cache.js";
 import { indent, serverOpening, upstreamHeaderLines, visitorAuthority } from "./nginx.js";
 import { commandLine, FOREIGN_IDENTITY_HEADERS, IDENTITY_HEADER_ALIASES, IDENTITY_HEADERS, listenText, slug, type ProxyConfigRequest, type ProxySettings } from "./request.js";
 import type { SignerKey } from "./signer-keys.js";
@@ -38,6 +39,7 @@ const CHECK_LOCATION = "/.jwt-cookie/check";
 const CHECK_UPSTREAM = "jwt_cookie_check";
 const APPROVAL_ZONE = "jwt_cookie_approvals";
 const SETTINGS_VERSION = "$jwt_cookie_settings_version";
+const NOT_APPROVAL = "$jwt_cookie_not_approval";
 
 /** The njs script, as it is in the repository. */
 export function njsScript(): string {
@@ -93,17 +95,13 @@ export function nginxCheckServerConfig(request: ProxyConfigRequest, version: str
 # exp + the 10 s leeway.
 # nginx creates the last level of ${nginxCacheDir} (owned by its worker user).
 
-proxy_cache_path ${nginxCacheDir} levels=1:2 keys_zone=${APPROVAL_ZONE}:2m max_size=64m inactive=${APPROVAL_CACHE_SECONDS * 2}s use_temp_path=off;
+${approvalCachePath(nginxCacheDir, APPROVAL_ZONE, { zoneMb: 2, maxSizeMb: 64, inactiveSeconds: APPROVAL_CACHE_SECONDS * 2 })}
 
 map "" ${SETTINGS_VERSION} {
     default "${version}";
 }
 
-# Only the check's 200 may be cached (it sets X-Accel-Expires on approvals only).
-map $upstream_status $jwt_cookie_not_approval {
-    200 0;
-    default 1;
-}
+${notApprovalMap(NOT_APPROVAL, "the check")}
 
 upstream ${CHECK_UPSTREAM} {
     server ${listen};
@@ -200,29 +198,20 @@ ${indent(upstreamHeaderLines(connection), 2)}
         proxy_set_header X-Jwt-Cookie-Host "${authority}";
         proxy_set_header X-Jwt-Cookie-Rule '${rule}';
         proxy_set_header X-Jwt-Cookie-Return-Origin "${returnOrigin}";
-        proxy_cache ${APPROVAL_ZONE};
-        # The host and its rule come again after the client's headers: nginx finds an entry
-        # by the key's MD5, and a collision built from chosen headers cannot carry over a
-        # different ending, so no approval of one host can be found under another's key.
-        proxy_cache_key '${SETTINGS_VERSION}\\n${authority}\\n${rule}\\n$http_authorization\\n$http_cookie\\n${authority}\\n${rule}';
-        # Large Cookie headers: the key must fit in this buffer, or nginx caches nothing.
-        proxy_buffer_size 16k;
-        proxy_buffers 4 16k;
-        # No lock: nginx 1.22 wakes lock waiters only every 500 ms, and refusals (never cached)
-        # share one key per host, so one visitor's requests could hold up everyone's sign-in.
-        # A duplicate check on a cold burst costs about a millisecond.
-        proxy_cache_lock off;
-        # Only the check's X-Accel-Expires makes an answer cacheable, and nothing inherited
-        # from http { } may cache more, reuse an expired approval or hide the check's answer.
-        proxy_ignore_headers Cache-Control Expires;
-        proxy_no_cache $jwt_cookie_not_approval $upstream_http_set_cookie $upstream_http_vary;
-        proxy_cache_valid any 0;
-        proxy_cache_use_stale off;
-        proxy_cache_background_update off;
-        proxy_cache_revalidate off;
-        proxy_cache_min_uses 1;
-        proxy_buffering on;
-        proxy_intercept_errors off;
+${indent(
+  approvalCacheDirectives({
+    zone: APPROVAL_ZONE,
+    keyComment: [
+      "The host and its rule come again after the client's headers: nginx finds an entry",
+      "by the key's MD5, and a collision built from chosen headers cannot carry over a",
+      "different ending, so no approval of one host can be found under another's key.",
+    ],
+    key: `${SETTINGS_VERSION}\\n${authority}\\n${rule}\\n$http_authorization\\n$http_cookie\\n${authority}\\n${rule}`,
+    notApproval: NOT_APPROVAL,
+    what: "the check",
+  }),
+  2,
+)}
     }
 
     # No valid session: browsers go to the sign-in page, scripts get 401 JSON.

@@ -41,6 +41,14 @@ export const DEFAULT_NGINX_CHECK_LISTEN = "127.0.0.1:8789";
 /** nginx native: the approval cache (proxy_cache_path); Debian's nginx keeps its own state in /var/lib/nginx. */
 export const DEFAULT_NGINX_CACHE_DIR = "/var/lib/nginx/jwt-cookie";
 
+/**
+ * nginx --check local: each host's cache of the verifier's approvals is a zone of its own (the
+ * config of one host is one file), so it gets a directory of its own next to native's.
+ */
+export function defaultNginxLocalCacheDir(host: string): string {
+  return `${DEFAULT_NGINX_CACHE_DIR}-${host}`;
+}
+
 /** The identity headers /verify answers with and the upstream receives. */
 export const IDENTITY_HEADERS = ["Remote-User", "Remote-Name", "Remote-Groups"] as const;
 /**
@@ -84,7 +92,7 @@ export interface ProxyConfigRequest {
   nginxDir: string;
   /** nginx native: the loopback address of nginx's own check server (--check-listen). */
   nginxCheckListen: Listen;
-  /** nginx native: the directory of the approval cache (--cache-dir). */
+  /** nginx native and local: the directory of the approval cache (--cache-dir). */
   nginxCacheDir: string;
   /** Plain HTTP on this address instead of HTTPS on 443 (tests, or TLS terminated in front). */
   listen: Listen | undefined;
@@ -128,8 +136,9 @@ export const USAGE = `Usage: npm run proxy-config -- <caddy|nginx|traefik|haprox
   --listen <[addr:]port> plain HTTP on this address instead of HTTPS on 443 (caddy, nginx, haproxy)
   --check-listen <addr:port>  nginx native: the loopback address of nginx's own check server,
                          whose approvals nginx caches (default ${DEFAULT_NGINX_CHECK_LISTEN})
-  --cache-dir <dir>      nginx native: the approval cache's directory; nginx creates its last
-                         level (default ${DEFAULT_NGINX_CACHE_DIR})
+  --cache-dir <dir>      nginx native or local: the approval cache's directory; nginx creates
+                         its last level (default ${DEFAULT_NGINX_CACHE_DIR}, and for
+                         --check local ${DEFAULT_NGINX_CACHE_DIR}-<host>)
   --pem-path <file>      haproxy without --out: the signer's /public-key.pem saved here (repeat
                          during a key rotation; default /etc/haproxy/jwt-cookie.pem)
   --entrypoint <name>    traefik: the entry point (default websecure)
@@ -325,8 +334,9 @@ export function parseProxyConfigArgs(argv: string[], env: Env): ParseResult {
     return fail(`--check-listen "${checkListenRaw}" is not a loopback address:port such as ${DEFAULT_NGINX_CHECK_LISTEN} (the check server must not be reachable from the network).`);
   }
   const cacheDirRaw = single("--cache-dir");
-  if (cacheDirRaw !== undefined && !nginxNative) return fail("--cache-dir applies to nginx --check native only.");
-  const nginxCacheDir = (cacheDirRaw ?? DEFAULT_NGINX_CACHE_DIR).replace(/(.)\/+$/, "$1");
+  const nginxCaches = proxy === "nginx" && (check === "native" || check === "local");
+  if (cacheDirRaw !== undefined && !nginxCaches) return fail("--cache-dir applies to nginx --check native or local only.");
+  const nginxCacheDir = (cacheDirRaw ?? (check === "local" ? defaultNginxLocalCacheDir(host) : DEFAULT_NGINX_CACHE_DIR)).replace(/(.)\/+$/, "$1");
   if (!SAFE_PATH.test(nginxCacheDir) || nginxCacheDir === "/") return fail(`--cache-dir "${cacheDirRaw}" must be an absolute directory path of letters, digits and . _ / -.`);
 
   const pemPaths = values.get("--pem-path") ?? [];
@@ -385,6 +395,9 @@ export function commandLine(request: ProxyConfigRequest): string {
     const checkListen = listenText(request.nginxCheckListen);
     if (checkListen !== DEFAULT_NGINX_CHECK_LISTEN) parts.push("--check-listen", checkListen);
     if (request.nginxCacheDir !== DEFAULT_NGINX_CACHE_DIR) parts.push("--cache-dir", request.nginxCacheDir);
+  }
+  if (request.proxy === "nginx" && request.check === "local" && request.nginxCacheDir !== defaultNginxLocalCacheDir(request.host)) {
+    parts.push("--cache-dir", request.nginxCacheDir);
   }
   if (request.proxy === "haproxy" && request.out === undefined) for (const path of request.pemPaths) parts.push("--pem-path", path);
   if (request.proxy === "traefik") {

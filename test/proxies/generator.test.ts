@@ -112,7 +112,9 @@ describe("generator input checks", () => {
     expect(error(["caddy", ...BASE, "--public-url", "https://a.example.com"])).toContain("--check native only");
     expect(error(["traefik", ...BASE, "--listen", "8080"])).toContain("--entrypoint");
     expect(error(["nginx", ...BASE, "--check", "signer", "--check-listen", "127.0.0.1:8789"])).toContain("nginx --check native only");
-    expect(error(["haproxy", ...BASE, "--cache-dir", "/var/cache/x"])).toContain("nginx --check native only");
+    expect(error(["haproxy", ...BASE, "--cache-dir", "/var/cache/x"])).toContain("nginx --check native or local only");
+    expect(error(["nginx", ...BASE, "--check", "signer", "--cache-dir", "/var/cache/x"])).toContain("nginx --check native or local only");
+    expect(error(["caddy", ...BASE, "--cache-dir", "/var/cache/x"])).toContain("nginx --check native or local only");
   });
 
   it("warns when browsers would be sent to the signer's internal address", () => {
@@ -159,11 +161,20 @@ describe("each proxy's own syntax check accepts what the generator prints", () =
   });
 
   // nginx resolves upstream names while it reads the config, hence a loopback signer here.
-  it("nginx -t", async () => {
+  it("nginx -t (--check signer, and --check local with its approval cache)", async () => {
     requireBinary(NGINX, "nginx");
     const dir = tempDir("nginx-t");
     try {
-      writeFileSync(join(dir.path, "servers.conf"), config(["nginx", ...BASE, ...listen, "--check", "signer", "--signer", "https://127.0.0.1:8443"]));
+      writeFileSync(
+        join(dir.path, "servers.conf"),
+        [
+          config(["nginx", ...BASE, ...listen, "--check", "signer", "--signer", "https://127.0.0.1:8443"]),
+          // A second host in the same http { }: its own zone, map and cache directory.
+          ...["grafana.example.net", "nas.example.net"].map((host) =>
+            config(["nginx", "--host", host, "--upstream", "http://127.0.0.1:3000", ...listen, "--check", "local", "--cache-dir", join(dir.path, `cache-${host}`)]),
+          ),
+        ].join("\n"),
+      );
       writeFileSync(
         join(dir.path, "nginx.conf"),
         `pid ${dir.path}/nginx.pid;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir.path}/cb;\n  proxy_temp_path ${dir.path}/p;\n  fastcgi_temp_path ${dir.path}/f;\n  uwsgi_temp_path ${dir.path}/u;\n  scgi_temp_path ${dir.path}/s;\n  include ${dir.path}/servers.conf;\n}\n`,
@@ -222,6 +233,17 @@ describe("--check: where the cookie is checked", () => {
   it("local and signer are forward auth to the verifier or the signer", () => {
     expect(config(["nginx", ...BASE, "--check", "local"])).toContain("upstream jwt_cookie_verifier_grafana_example_com {\n    server 127.0.0.1:8788;");
     expect(config(["nginx", ...BASE, "--check", "local", "--verifier", "http://10.0.0.2:9000"])).toContain("server 10.0.0.2:9000;");
+    // nginx --check local keeps the verifier's approvals for as long as its X-Accel-Expires says, in a directory per host.
+    const local = config(["nginx", ...BASE, "--check", "local"]);
+    expect(local).toContain("proxy_cache_path /var/lib/nginx/jwt-cookie-grafana.example.com levels=1:2 keys_zone=jwt_cookie_approvals_grafana_example_com:");
+    expect(local).toContain("proxy_cache jwt_cookie_approvals_grafana_example_com;");
+    expect(local).toContain("proxy_cache_key 'grafana.example.com\\n$http_authorization\\n$http_cookie\\ngrafana.example.com';");
+    expect(local).toContain("proxy_no_cache $jwt_cookie_not_approval_grafana_example_com $upstream_http_set_cookie $upstream_http_vary;");
+    const moved = config(["nginx", ...BASE, "--check", "local", "--cache-dir", "/var/cache/jwt/"]);
+    expect(moved).toContain("proxy_cache_path /var/cache/jwt levels=1:2");
+    expect(moved).toContain("--check local --verifier http://127.0.0.1:8788 --cache-dir /var/cache/jwt\n");
+    // The hop to the signer caches nothing: its deny-list answers at once.
+    expect(config(["nginx", ...BASE, "--check", "signer", "--signer", "http://127.0.0.1:8787"])).not.toContain("proxy_cache");
     expect(config(["nginx", ...BASE, "--check", "signer", "--signer", "http://127.0.0.1:8787"])).toContain("upstream jwt_cookie_signer_grafana_example_com {\n    server 127.0.0.1:8787;");
     expect(config(["caddy", ...BASE, "--check", "signer", "--signer", "https://auth.example.com"])).toContain("forward_auth https://auth.example.com {");
     expect(config(["traefik", ...BASE, "--check", "local", "--verifier", "http://verifier:8788"])).toContain("address: http://verifier:8788/verify");

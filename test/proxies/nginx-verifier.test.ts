@@ -1,26 +1,157 @@
 /**
  * nginx's auth_request to the local verifier (--check local, nginx without njs), the
  * verifier fed by the signer in workerd (deny-list from KV) and on Node: the whole proxy
- * contract, sign-out included (refused once the verifier's 200 ms poll has seen it).
+ * contract, sign-out included (refused once the verifier's 200 ms poll has seen it and
+ * nginx's copy of the approval, 2 s here, has run out). Then the approval cache itself:
+ * nginx asks the verifier through a relay that counts what reaches it.
  */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VERIFY_LEEWAY_SECONDS } from "../../worker/tokens/verify.js";
+import { startCountingRelay, type CountingRelay } from "../support/counting-relay.js";
 import { RUNTIMES } from "../support/signer.js";
+import { startVerifier, type VerifierUnderTest } from "../support/verifier.js";
 import { describeProxyContract, forwardAuthProxyUnderTest } from "./support/contract.js";
-import { generated } from "./support/generated.js";
-import { startNginx } from "./support/proxies.js";
-import { ADMIN_HOST, OPEN_HOST } from "./support/world.js";
+import { forgeryKit, type ForgeryKit } from "./support/forged-tokens.js";
+import { send, type Reply } from "./support/http-client.js";
+import { startNginxLocal } from "./support/nginx-local.js";
+import { freePort } from "./support/processes.js";
+import type { RunningProxy } from "./support/proxies.js";
+import { ADMIN_HOST, COOKIE_NAME, OPEN_HOST, startWorld, type World } from "./support/world.js";
 
 for (const runtime of RUNTIMES) {
   describeProxyContract(`nginx auth_request → local verifier, signer in ${runtime}`, () =>
     forwardAuthProxyUnderTest(
       runtime,
-      (world, port, verifierUrl) =>
-        startNginx(
-          [ADMIN_HOST, OPEN_HOST].map((host) =>
-            generated(["nginx", "--host", host, "--upstream", world.upstream.url, "--check", "local", "--verifier", verifierUrl, "--listen", `127.0.0.1:${port}`], world.env),
-          ),
-          [port],
-        ),
-      { localVerifier: { pollMs: 200 } },
+      (world, port, verifierUrl) => startNginxLocal(world.env, [ADMIN_HOST, OPEN_HOST], world.upstream.url, verifierUrl, port),
+      { localVerifier: { pollMs: 200, proxyCacheSeconds: 2 } },
     ),
   );
 }
+
+/** PROXY_APPROVAL_CACHE of the verifier below: nginx is told 3 (it keeps an entry through its last second). */
+const CACHE_SECONDS = 4;
+
+describe("nginx → local verifier: the approval cache", () => {
+  let world: World;
+  let verifier: VerifierUnderTest;
+  let uncachedVerifier: VerifierUnderTest;
+  let relay: CountingRelay;
+  let nginx: RunningProxy;
+  let port: number;
+  let kit: ForgeryKit;
+  let adminKit: ForgeryKit;
+
+  beforeAll(async () => {
+    world = await startWorld("node");
+    verifier = await startVerifier(world.signer.url, { REVOCATIONS_POLL: "200ms", PROXY_APPROVAL_CACHE: `${CACHE_SECONDS}s` });
+    uncachedVerifier = await startVerifier(world.signer.url, { REVOCATIONS_POLL: "200ms", PROXY_APPROVAL_CACHE: "0" });
+    await Promise.all([verifier.ready(), uncachedVerifier.ready()]);
+    relay = await startCountingRelay(verifier.url);
+    port = await freePort();
+    // Cache settings a site may have in its http { } block: the generated location must not inherit them.
+    const inherited = ["proxy_cache_valid any 10m;", "proxy_cache_use_stale error timeout updating http_500 http_502;", "proxy_intercept_errors on;"];
+    nginx = await startNginxLocal(world.env, [ADMIN_HOST, OPEN_HOST], world.upstream.url, relay.url, port, { httpDirectives: inherited });
+    kit = await forgeryKit(world.signingKey, { sub: world.user.id, name: world.user.name, roles: ["user"] });
+    adminKit = await forgeryKit(world.signingKey, { sub: world.admin.id, name: world.admin.name, roles: ["user", "admin"] });
+  });
+  afterAll(async () => {
+    await nginx?.stop();
+    await relay?.close();
+    await verifier?.close();
+    await uncachedVerifier?.close();
+    await world?.close();
+  });
+
+  /** How many times nginx has asked the verifier so far. */
+  const asks = (): number => relay.count("/verify");
+  /** A Cookie header with our cookie(s) and a cookie of this case's own (the check ignores it; the cache key does not). */
+  const cookieHeader = (...tokens: string[]): string => [`case=${randomUUID()}`, ...tokens.map((t) => `${COOKIE_NAME}=${t}`)].join("; ");
+  const get = (cookie: string | undefined, host = OPEN_HOST): Promise<Reply> =>
+    send(port, { host: `${host}:${port}`, path: `/t/${randomUUID()}`, headers: { Accept: "application/json", ...(cookie ? { Cookie: cookie } : {}) } });
+  const statuses = async (requests: Array<() => Promise<Reply>>): Promise<number[]> => {
+    const seen: number[] = [];
+    for (const request of requests) seen.push((await request()).status);
+    return seen;
+  };
+  const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+  /** Resolves once the clock has reached Unix second `second`, plus a little. */
+  const untilSecond = async (second: number): Promise<void> => {
+    const wait = second * 1000 + 150 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  };
+
+  it("asks the verifier once for repeat requests with one Cookie header, and again once its X-Accel-Expires has run out", async () => {
+    const start = nowSeconds();
+    const cookie = cookieHeader(await kit.signed());
+    const before = asks();
+    expect(await statuses(Array.from({ length: 5 }, () => () => get(cookie)))).toEqual([200, 200, 200, 200, 200]);
+    expect(asks() - before).toBe(1);
+
+    // Any other Cookie header is another key.
+    expect((await get(`${cookie}; theme=dark`)).status).toBe(200);
+    expect(asks() - before).toBe(2);
+
+    // Told CACHE_SECONDS - 1 at second `start` (or the next): gone by start + CACHE_SECONDS + 1.
+    await untilSecond(start + CACHE_SECONDS + 1);
+    expect((await get(cookie)).status).toBe(200);
+    expect(asks() - before).toBe(3);
+  });
+
+  it("never caches a refusal, nor an approval of several values under the cookie's name", async () => {
+    const forged = cookieHeader((await kit.forgeries(await kit.signed())).find(([name]) => name === "tampered signature")![1]);
+    let before = asks();
+    expect(await statuses([() => get(forged), () => get(forged), () => get(forged)])).toEqual([401, 401, 401]);
+    expect(asks() - before).toBe(3);
+
+    // A 403 asks twice: the check, then the verifier's own 403 page (error_page 403).
+    const user = cookieHeader(await kit.signed());
+    before = asks();
+    expect(await statuses([() => get(user, ADMIN_HOST), () => get(user, ADMIN_HOST)])).toEqual([403, 403]);
+    expect(asks() - before).toBe(4);
+
+    before = asks();
+    expect(await statuses([() => get(undefined), () => get(undefined)])).toEqual([401, 401]);
+    expect(asks() - before).toBe(2);
+
+    // Two of the user's valid tokens: allowed (the newest counts), but the answer also depends
+    // on how the other value fares later, so the verifier tells nginx not to keep it.
+    const now = nowSeconds();
+    const two = cookieHeader(await kit.signed({ iat: now - 60 }), await kit.signed());
+    before = asks();
+    expect(await statuses([() => get(two), () => get(two)])).toEqual([200, 200]);
+    expect(asks() - before).toBe(2);
+
+    // The admin's token is allowed on the admin host, once asked.
+    const admin = cookieHeader(await adminKit.signed());
+    before = asks();
+    expect(await statuses([() => get(admin, ADMIN_HOST), () => get(admin, ADMIN_HOST)])).toEqual([200, 200]);
+    expect(asks() - before).toBe(1);
+  });
+
+  it("does not use an approval past the token's exp + leeway", async () => {
+    // exp 8 s ago: the 10 s leeway still accepts it for about 2 s, less than the cache's 3.
+    const now = nowSeconds();
+    const exp = now - 8;
+    const cookie = cookieHeader(await kit.signed({ iat: now - 600, nbf: now - 600, exp }));
+    const before = asks();
+    expect(await statuses([() => get(cookie), () => get(cookie)])).toEqual([200, 200]);
+    expect(asks() - before).toBe(1);
+    await untilSecond(exp + VERIFY_LEEWAY_SECONDS + 1); // the first second the check refuses it
+    const refused = await get(cookie);
+    expect(refused.status, refused.body).toBe(401);
+    expect(asks() - before).toBe(2);
+  });
+
+  it("keeps nothing when the verifier's PROXY_APPROVAL_CACHE is 0", async () => {
+    relay.retarget(uncachedVerifier.url);
+    try {
+      const cookie = cookieHeader(await kit.signed());
+      const before = asks();
+      expect(await statuses([() => get(cookie), () => get(cookie), () => get(cookie)])).toEqual([200, 200, 200]);
+      expect(asks() - before).toBe(3);
+    } finally {
+      relay.retarget(verifier.url);
+    }
+  });
+});

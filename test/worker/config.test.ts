@@ -200,11 +200,33 @@ describe("verifier and Node data settings (issue 9)", () => {
     const ok = loadVerifierSettings({ SIGNER_URL: "https://Auth.example.com/jwt/" });
     expect(ok).toEqual({
       ok: true,
-      settings: { signerUrl: "https://auth.example.com/jwt", port: 8788, host: "127.0.0.1", revocationsPollMs: 10_000, keysRefreshMs: 300_000, unknownKidRefetchMs: 5_000, cacheMaxEntries: 10_000 },
+      settings: {
+        signerUrl: "https://auth.example.com/jwt",
+        port: 8788,
+        host: "127.0.0.1",
+        revocationsPollMs: 10_000,
+        keysRefreshMs: 300_000,
+        unknownKidRefetchMs: 5_000,
+        cacheMaxEntries: 10_000,
+        proxyApprovalCacheSeconds: 5,
+      },
     });
     const bad = loadVerifierSettings({ SIGNER_URL: "http://127.0.0.1:8787", REVOCATIONS_POLL: "0", KEYS_REFRESH: "soon" });
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.problems.map((p) => p.key)).toEqual(["REVOCATIONS_POLL", "KEYS_REFRESH"]);
+  });
+  test("PROXY_APPROVAL_CACHE: 0 (never) or 2 to 60 seconds; one second cannot be told to nginx", () => {
+    const cache = (value: string) => {
+      const result = loadVerifierSettings({ SIGNER_URL: "http://127.0.0.1:8787", PROXY_APPROVAL_CACHE: value });
+      return result.ok ? result.settings.proxyApprovalCacheSeconds : result.problems.map((p) => `${p.key}: ${p.message}`).join("\n");
+    };
+    expect(cache("0")).toBe(0);
+    expect(cache("2")).toBe(2);
+    expect(cache("5s")).toBe(5);
+    expect(cache("1m")).toBe(60);
+    expect(cache("1")).toContain("use 0 (never reuse an approval) or 2 to 60 seconds");
+    expect(cache("1s")).toContain('"1s" (one second)');
+    for (const bad of ["61", "2m", "1500ms", "-1", "soon"]) expect(cache(bad), bad).toMatch(/^PROXY_APPROVAL_CACHE: /);
   });
   test("TRUSTED_PROXIES: IP addresses, in the form the socket reports them; anything that could never match is refused", () => {
     expect(loadNodeServerSettings({ TRUSTED_PROXIES: "10.0.0.2, ::1 ::FFFF:10.0.0.3,2001:DB8:0:0::1" })).toMatchObject({

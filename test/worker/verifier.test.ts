@@ -121,6 +121,29 @@ describe.each(RUNTIMES)("local verifier in front of the signer in %s", (runtime)
     expect(redirect.location).toBe(`https://auth.example.test/login?rd=${encodeURIComponent("https://grafana.example.test/d/1?x=a%2Fb")}`);
   });
 
+  test("lets a caching proxy reuse an approval for PROXY_APPROVAL_CACHE (5 s by default, told as 4); the signer never does", async () => {
+    const aliceCookie = await signIn(signer.url, ha, alice);
+    const otherAliceCookie = await signIn(signer.url, ha, alice);
+    const told = async (url: string, headers: Record<string, string>) => {
+      const response = await fetch(`${url}/verify?redirect=false`, { headers, redirect: "manual" });
+      return [response.status, response.headers.get("x-accel-expires")];
+    };
+    const allowed = forwarded("grafana.example.test", "/", { ...API, Cookie: aliceCookie });
+    expect(await told(verifier.url, allowed)).toEqual([200, "4"]);
+    expect(await told(verifier.url, allowed)).toEqual([200, "4"]); // the remembered approval says the same
+    expect(await told(signer.url, allowed)).toEqual([200, null]);
+    // Refusals, and an answer to two values under the cookie's name, are never to be reused.
+    const refused: Array<[number, Record<string, string>]> = [
+      [401, forwarded("grafana.example.test", "/", API)],
+      [401, forwarded("grafana.example.test", "/", { ...BROWSER, Cookie: "jwt_access_token=a.b.c" })],
+      [403, forwarded("mine.example.test", "/", { ...API, Cookie: aliceCookie })],
+      [200, forwarded("grafana.example.test", "/", { ...API, Cookie: `${aliceCookie}; ${otherAliceCookie}` })],
+    ];
+    for (const [status, headers] of refused) expect(await told(verifier.url, headers)).toEqual([status, null]);
+    const health = (await (await fetch(`${verifier.url}/healthz`)).json()) as Record<string, any>;
+    expect(health.proxy_approval_cache_seconds).toBe(5);
+  });
+
   test("only /verify and /healthz: everything else is 404 JSON, nothing of the signer's", async () => {
     for (const path of ["/session", "/login", "/logout", "/.well-known/jwks.json", "/revocations", "/", "/nope"]) {
       const response = await fetch(`${verifier.url}${path}`);

@@ -7,15 +7,35 @@
 import type { Context } from "hono";
 import { errorResponse, HttpError } from "../http/errors.js";
 import type { SessionClaims } from "../tokens/sign.js";
+import { refusedFromMs } from "../tokens/verify.js";
 import type { AllowedOutcome } from "./remembered-approvals.js";
 import type { CheckOutcome } from "./session-check.js";
 
 // Claims objects come from the verifier's cache and the remembered approvals, so the headers
-// of an allowed /verify are built once per session; frozen, since every answer shares them.
+// of an allowed /verify are built once per session (and per reuse time told to the proxy);
+// frozen, since every answer shares them.
 const allowedHeaders = new WeakMap<SessionClaims, Readonly<Record<string, string>>>();
+const reusableHeaders = new WeakMap<SessionClaims, { seconds: number; headers: Readonly<Record<string, string>> }>();
 
-/** /verify's answer to an allowed request: 200, no body, the identity headers for the proxy to copy. */
-export function allowedResponse(outcome: AllowedOutcome): Response {
+/**
+ * How many seconds a proxy may reuse this approval, as X-Accel-Expires says it (nginx keeps
+ * an entry through the whole second it ends in, so N is told as N - 1), or 0: never. Only an
+ * answer to one credential (the same rule as remembered approvals), and never into the
+ * first second in which the check would refuse the token for its exp (exp + leeway + 1).
+ * nginx reads the relative value against its own clock, which can only lag ours.
+ */
+export function proxyReuseSeconds(outcome: AllowedOutcome, cacheSeconds: number, nowSeconds: number): number {
+  if (cacheSeconds < 2 || !outcome.oneCredential) return 0;
+  return Math.max(0, Math.min(cacheSeconds - 1, refusedFromMs(outcome.claims.exp) / 1000 - 1 - nowSeconds));
+}
+
+/**
+ * /verify's answer to an allowed request: 200, no body, the identity headers for the proxy to
+ * copy, and X-Accel-Expires when the role lets a caching proxy reuse it (the local verifier's
+ * PROXY_APPROVAL_CACHE; the generated nginx --check local config honours it).
+ */
+export function allowedResponse(outcome: AllowedOutcome, proxyCacheSeconds = 0, nowSeconds = 0): Response {
+  const reuse = proxyReuseSeconds(outcome, proxyCacheSeconds, nowSeconds);
   let headers = allowedHeaders.get(outcome.claims);
   if (!headers) {
     // Length-delimited, not chunked (Node's default for an empty body): Caddy's forward_auth
@@ -23,6 +43,16 @@ export function allowedResponse(outcome: AllowedOutcome): Response {
     // end, so a chunked 200 would cost a new connection per request.
     headers = Object.freeze({ "Cache-Control": "no-store", "Content-Length": "0", ...outcome.headers });
     allowedHeaders.set(outcome.claims, headers);
+  }
+  if (reuse > 0) {
+    // The usual case (a token far from its exp) is the same object every time.
+    const kept = reusableHeaders.get(outcome.claims);
+    if (kept?.seconds === reuse) headers = kept.headers;
+    else {
+      const withReuse = Object.freeze({ ...headers, "X-Accel-Expires": String(reuse) });
+      if (reuse === proxyCacheSeconds - 1) reusableHeaders.set(outcome.claims, { seconds: reuse, headers: withReuse });
+      headers = withReuse;
+    }
   }
   // A plain object, not Headers: @hono/node-server writes it as it is.
   return new Response(null, { status: 200, headers });

@@ -39,6 +39,14 @@ export type CheckOutcome =
       headers: Record<string, string>;
       /** Which credential signed in: the gate removes exactly that one before the origin sees the request. */
       source: CredentialSource;
+      /**
+       * The request presented exactly one credential, so the answer depends only on it, the
+       * host, the token's times, keys, policy and deny-list: only such an answer may be
+       * reused (remembered-approvals.ts, and a proxy's cache told by check-response.ts).
+       * With several values under our cookie name it also depends on how the others fare
+       * later (a not-yet-valid one of another user turns it into "ambiguous_cookie").
+       */
+      oneCredential: boolean;
     }
   | { kind: "forbidden"; claims: SessionClaims; reason: string; browser: boolean }
   | {
@@ -67,7 +75,7 @@ export interface CheckSources extends SessionCheckers {
  */
 export function checkSession(sources: CheckSources, policy: CheckPolicy, request: ProtectedRequest, now: number): CheckOutcome | Promise<CheckOutcome> {
   const approvals = sources.approvals;
-  if (!approvals) return checkInFull(sources, policy, request, now).then((checked) => checked.outcome);
+  if (!approvals) return checkInFull(sources, policy, request, now);
   const epoch = approvals.sync(sources, policy);
   const recalled = approvals.recall(request, now);
   if (!recalled) return checkAndRemember(sources, policy, request, now, approvals, epoch);
@@ -87,18 +95,13 @@ async function checkAndRemember(
   approvals: RememberedApprovals,
   epoch: number,
 ): Promise<CheckOutcome> {
-  const { outcome, tokens } = await checkInFull(sources, policy, request, now);
-  if (outcome.kind === "allowed" && tokens === 1) approvals.remember(request, outcome, epoch, sources, policy);
+  const outcome = await checkInFull(sources, policy, request, now);
+  if (outcome.kind === "allowed" && outcome.oneCredential) approvals.remember(request, outcome, epoch, sources, policy);
   return outcome;
 }
 
-/** The whole check, and how many tokens the request presented (an answer is remembered only for one). */
-async function checkInFull(
-  checkers: SessionCheckers,
-  policy: CheckPolicy,
-  request: ProtectedRequest,
-  now: number,
-): Promise<{ outcome: CheckOutcome; tokens: number }> {
+/** The whole check. */
+async function checkInFull(checkers: SessionCheckers, policy: CheckPolicy, request: ProtectedRequest, now: number): Promise<CheckOutcome> {
   const presented = await presentedSessions(
     checkers,
     { cookieHeader: request.cookieHeader, cookieName: policy.cookie.name, authorization: request.authorization },
@@ -108,13 +111,18 @@ async function checkInFull(
   if (!session.ok) {
     const browser = isBrowserNavigation(request.method, request.accept);
     const returnTo = browser ? allowedRedirect(request.url(), policy) : undefined;
-    return { outcome: { kind: "unauthenticated", reason: session.reason, browser, returnTo }, tokens: presented.tokens };
+    return { kind: "unauthenticated", reason: session.reason, browser, returnTo };
   }
   const decision = decideAccess(policy.accessRules, request.host, session.claims);
   if (!decision.allowed) {
     const browser = isBrowserNavigation(request.method, request.accept);
-    return { outcome: { kind: "forbidden", claims: session.claims, reason: decision.reason, browser }, tokens: presented.tokens };
+    return { kind: "forbidden", claims: session.claims, reason: decision.reason, browser };
   }
-  const allowed: AllowedOutcome = { kind: "allowed", claims: session.claims, headers: identityHeaders(session.claims), source: session.source };
-  return { outcome: allowed, tokens: presented.tokens };
+  return {
+    kind: "allowed",
+    claims: session.claims,
+    headers: identityHeaders(session.claims),
+    source: session.source,
+    oneCredential: presented.tokens === 1,
+  };
 }

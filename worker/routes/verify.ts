@@ -71,6 +71,8 @@ export interface CheckRuntime extends CheckSources {
   settings: CheckPolicy;
   /** Where /login is; default the signer's PUBLIC_URL, else the origin this request came to. */
   signInOrigin?: string;
+  /** How long a caching proxy may reuse an approval (X-Accel-Expires); unset or 0: never (the signer). */
+  proxyApprovalCacheSeconds?: number;
 }
 
 export interface CheckEnv {
@@ -88,14 +90,15 @@ export function verifyRoutes(runtimeOf: (c: Context<CheckEnv>) => CheckRuntime =
   const routes = new Hono<CheckEnv>();
   routes.get("/verify", (c): Response | Promise<Response> => {
     const runtime = runtimeOf(c);
-    const outcome = checkSession(runtime, runtime.settings, forwardedRequest(c), Date.now());
-    return outcome instanceof Promise ? outcome.then((checked: CheckOutcome) => answer(c, runtime, checked)) : answer(c, runtime, outcome);
+    const now = Date.now();
+    const outcome = checkSession(runtime, runtime.settings, forwardedRequest(c), now);
+    return outcome instanceof Promise ? outcome.then((checked: CheckOutcome) => answer(c, runtime, checked, now)) : answer(c, runtime, outcome, now);
   });
   return routes;
 }
 
-function answer(c: Context<CheckEnv>, runtime: CheckRuntime, outcome: CheckOutcome): Response {
-  if (outcome.kind === "allowed") return allowedResponse(outcome);
+function answer(c: Context<CheckEnv>, runtime: CheckRuntime, outcome: CheckOutcome, now: number): Response {
+  if (outcome.kind === "allowed") return allowedResponse(outcome, runtime.proxyApprovalCacheSeconds, Math.floor(now / 1000));
   return refusalResponse(c, outcome, {
     signInOrigin: signerOrigin(c.req.url, runtime.signInOrigin ?? runtime.settings.publicUrl),
     redirect: c.req.query("redirect") !== "false",

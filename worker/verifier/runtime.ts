@@ -27,6 +27,8 @@ export interface VerifierHealth {
   keys: { kids: string[]; age_seconds: number | null; fetches: number };
   policy_age_seconds: number | null;
   revocations: { entries: number; age_seconds: number | null; polls: number; poll_interval_ms: number };
+  /** PROXY_APPROVAL_CACHE: how long nginx may reuse an approval, so a sign-out reaches it within poll_interval_ms plus this. */
+  proxy_approval_cache_seconds: number;
   warnings: string[];
 }
 
@@ -86,7 +88,14 @@ export function createVerifierRuntime(settings: VerifierSettings, fetchImpl: Fet
   function publish(): void {
     if (!policy || !keys.status().kids.length || !feedSynced) return;
     // Without a PUBLIC_URL the signer sends browsers to the origin it was reached at; so do we.
-    runtime = { settings: policy, verifier: keys.verifier, revocations, approvals, signInOrigin: policy.publicUrl ?? signerOrigin };
+    runtime = {
+      settings: policy,
+      verifier: keys.verifier,
+      revocations,
+      approvals,
+      signInOrigin: policy.publicUrl ?? signerOrigin,
+      proxyApprovalCacheSeconds: settings.proxyApprovalCacheSeconds,
+    };
   }
 
   async function refreshPolicy(now: number): Promise<{ ok: boolean; maxAgeMs?: number | undefined }> {
@@ -165,6 +174,7 @@ export function createVerifierRuntime(settings: VerifierSettings, fetchImpl: Fet
         keys: { kids: k.kids, age_seconds: age(k.fetchedAt), fetches: k.fetches },
         policy_age_seconds: age(policyAt),
         revocations: { entries: r.entries, age_seconds: age(r.syncedAt), polls: r.polls, poll_interval_ms: settings.revocationsPollMs },
+        proxy_approval_cache_seconds: settings.proxyApprovalCacheSeconds,
         warnings,
       };
     },

@@ -26,8 +26,9 @@ export interface ProxyUnderTest {
   asksSignerPerRequest: boolean;
   /**
    * A local verifier learns sign-outs from the signer's feed: a copied cookie must be
-   * refused within this long (its poll interval) after the sign-out. Unset: it never
-   * learns them (HAProxy: a copied cookie lives until exp, docs/haproxy.md).
+   * refused within this long after the sign-out (its poll interval, plus the time nginx
+   * may reuse the verifier's approvals). Unset: it never learns them (HAProxy: a copied
+   * cookie lives until exp, docs/haproxy.md).
    */
   signOutDelayMs?: number;
   /**
@@ -242,8 +243,9 @@ export function describeProxyContract(label: string, setup: () => Promise<ProxyU
       const replay = () => get(OPEN_HOST, uniquePath(), { ...API, Cookie: `${COOKIE_NAME}=${cookie}` });
       if (proxy.asksSignerPerRequest) expect((await replay()).status).toBe(401); // the signer's deny-list
       else if (proxy.signOutDelayMs !== undefined) {
-        // The verifier's copy of the deny-list: refused after the next poll (a few polls of slack on a shared machine).
-        const deadline = Date.now() + proxy.signOutDelayMs * 10;
+        // The verifier's copy of the deny-list: refused after the next poll, and after nginx's
+        // copy of an approval has run out (2 s of slack on a shared machine).
+        const deadline = Date.now() + proxy.signOutDelayMs + 2000;
         let status = (await replay()).status;
         while (status !== 401 && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, proxy.signOutDelayMs! / 4));
@@ -282,6 +284,16 @@ export function describeProxyContract(label: string, setup: () => Promise<ProxyU
 /** Remote-Name as the signer's /verify writes it (percent-encoded non-ASCII). */
 export const forwardAuthName = (name: string): string => headerSafe(name);
 
+export interface LocalVerifierOptions {
+  /** REVOCATIONS_POLL, in ms. */
+  pollMs: number;
+  /**
+   * PROXY_APPROVAL_CACHE, in seconds, for a proxy that honours it (nginx's generated config).
+   * Unset: the verifier's default, which Caddy must ignore (its sign-out row would fail).
+   */
+  proxyCacheSeconds?: number;
+}
+
 /**
  * A forward-auth proxy (Caddy, nginx) on one loopback port for both test hosts, in front of
  * a fresh world: `start` gets the world and the port and starts the proxy with its config.
@@ -289,14 +301,18 @@ export const forwardAuthName = (name: string): string => headerSafe(name);
 export async function forwardAuthProxyUnderTest(
   runtime: SignerRuntime,
   start: (world: World, port: number, checkUrl: string) => Promise<RunningProxy>,
-  options: { localVerifier?: { pollMs: number } } = {},
+  options: { localVerifier?: LocalVerifierOptions } = {},
 ): Promise<ProxyUnderTest> {
   const world = await startWorld(runtime);
   let verifier: VerifierUnderTest | undefined;
   try {
     // --check local: the proxy's forward auth goes to a local verifier, which alone talks to the signer.
     if (options.localVerifier) {
-      verifier = await startVerifier(world.signer.url, { REVOCATIONS_POLL: `${options.localVerifier.pollMs}ms` });
+      const { pollMs, proxyCacheSeconds } = options.localVerifier;
+      verifier = await startVerifier(world.signer.url, {
+        REVOCATIONS_POLL: `${pollMs}ms`,
+        ...(proxyCacheSeconds !== undefined ? { PROXY_APPROVAL_CACHE: `${proxyCacheSeconds}s` } : {}),
+      });
       await verifier.ready();
     }
     const port = await freePort();
@@ -307,7 +323,7 @@ export async function forwardAuthProxyUnderTest(
       authority: (host) => `${host}:${port}`,
       asksSignerPerRequest: !verifier,
       plantedCookieRule: "signer",
-      ...(options.localVerifier ? { signOutDelayMs: options.localVerifier.pollMs } : {}),
+      ...(options.localVerifier ? { signOutDelayMs: options.localVerifier.pollMs + (options.localVerifier.proxyCacheSeconds ?? 0) * 1000 } : {}),
       expectedName: forwardAuthName,
       stop: async () => {
         await proxy.stop();
