@@ -15,7 +15,9 @@ if (!loaded.ok) {
 const { settings } = loaded;
 const verifier = await startVerifierServer(settings);
 console.log(
-  `[jwt-cookie verifier] listening on http://${settings.host}:${verifier.port}/verify for the signer at ${settings.signerUrl} (deny-list polled every ${settings.revocationsPollMs / 1000} s)`,
+  `[jwt-cookie verifier] listening on http://${settings.host}:${verifier.port}/verify for the signer at ${settings.signerUrl} (deny-list polled every ${settings.revocationsPollMs / 1000} s; ${
+    settings.proxyApprovalCacheSeconds ? `nginx may reuse an approval for ${settings.proxyApprovalCacheSeconds} s` : "no approval reused by a proxy"
+  })`,
 );
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
