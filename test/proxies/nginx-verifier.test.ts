@@ -50,7 +50,18 @@ describe("nginx → local verifier: the approval cache", () => {
     relay = await startCountingRelay(verifier.url);
     port = await freePort();
     // Cache settings a site may have in its http { } block: the generated location must not inherit them.
-    const inherited = ["proxy_cache_valid any 10m;", "proxy_cache_use_stale error timeout updating http_500 http_502;", "proxy_intercept_errors on;"];
+    const inherited = [
+      "proxy_cache_valid any 10m;",
+      "proxy_cache_use_stale error timeout updating http_500 http_502;",
+      "proxy_intercept_errors on;",
+      // A key without the credentials, X-Accel-Expires ignored, nothing kept from caching:
+      // the location sets its own, so approvals stay per Cookie header and refusals uncached.
+      "proxy_cache_key $host;",
+      "proxy_ignore_headers X-Accel-Expires Set-Cookie Vary;",
+      "proxy_no_cache 0;",
+      "proxy_cache_methods GET HEAD POST;",
+      "proxy_cache_convert_head off;",
+    ];
     nginx = await startNginxLocal(world.env, [ADMIN_HOST, OPEN_HOST], world.upstream.url, relay.url, port, { httpDirectives: inherited });
     kit = await forgeryKit(world.signingKey, { sub: world.user.id, name: world.user.name, roles: ["user"] });
     adminKit = await forgeryKit(world.signingKey, { sub: world.admin.id, name: world.admin.name, roles: ["user", "admin"] });
