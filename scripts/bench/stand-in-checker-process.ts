@@ -1,9 +1,10 @@
 /**
  * The stand-in checker's process (started by stand-in-checker.ts): plain node:http on
  * 127.0.0.1:PORT that checks nothing. Any request with a Cookie header gets 200 with the
- * headers in ANSWER_HEADERS (a JSON object: what the real /verify answered); one without
- * gets 401 (X-Accel-Expires moves on with the clock). The cheapest forward-auth answer a Node process can give, to measure what the
- * proxy and Node's HTTP cost by themselves. A bench baseline, never a product part.
+ * headers in ANSWER_HEADERS (a JSON object: what the real /verify answered, X-Accel-Expires
+ * moved on with the clock); one without gets 401. The cheapest forward-auth answer a Node
+ * process can give, to measure what the proxy and Node's HTTP cost by themselves. A bench
+ * baseline, never a product part.
  */
 import { createServer } from "node:http";
 
