@@ -652,7 +652,8 @@ export function loadVerifierSettings(env: Env): { ok: true; settings: VerifierSe
   const cacheMaxEntries = parseInteger(env, "CACHE_MAX_ENTRIES", 10_000, [10, 1_000_000], "count", problems);
   const proxyApprovalCacheSeconds = parseInteger(env, "PROXY_APPROVAL_CACHE", DEFAULT_PROXY_APPROVAL_CACHE_SECONDS, [0, 60], "s", problems);
   // nginx keeps an entry through the whole second its X-Accel-Expires ends in, so "at most
-  // N seconds" is told as N - 1: one second could not be told at all.
+  // N seconds after the check" ends in second check + N - 1: with one second, the second of
+  // the check itself, which the verifier does not tell (checking/check-response.ts).
   if (proxyApprovalCacheSeconds === 1) {
     problems.push({ key: "PROXY_APPROVAL_CACHE", message: `"${read(env, "PROXY_APPROVAL_CACHE")}" (one second) cannot be told to nginx, which counts whole seconds and keeps an entry through its last one: use 0 (never reuse an approval) or 2 to 60 seconds.` });
   }

@@ -129,8 +129,11 @@ function nginxForwardAuthConfig(request: ProxyConfigRequest): string {
 # nginx reuses the verifier's approvals (200) for as long as the verifier's X-Accel-Expires
 # says: PROXY_APPROVAL_CACHE, 5 s by default, never past the token's exp + leeway; so a
 # sign-out reaches this host within the verifier's REVOCATIONS_POLL + PROXY_APPROVAL_CACHE
-# (10 s + 5 s). Refusals (401, 403) are never cached. Filed under this host and the exact
-# Cookie and Authorization headers. PROXY_APPROVAL_CACHE=0 on the verifier: nothing is reused.
+# (10 s + 5 s), counted from the verifier's check: it tells the last second as a Unix time,
+# so nginx and the verifier must read the same clock (this machine, or NTP). Refusals (401,
+# 403) are never cached. Filed under this host and the exact Cookie and Authorization headers
+# (the cache files hold them: readable by nginx's worker user only). PROXY_APPROVAL_CACHE=0
+# on the verifier: nothing is reused.
 # nginx creates the last level of ${request.nginxCacheDir} (owned by its worker user).
 ${approvalCachePath(request.nginxCacheDir, cache.zone, { zoneMb: 1, maxSizeMb: 16, inactiveSeconds: 120 })}
 

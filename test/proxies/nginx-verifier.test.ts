@@ -50,7 +50,18 @@ describe("nginx → local verifier: the approval cache", () => {
     relay = await startCountingRelay(verifier.url);
     port = await freePort();
     // Cache settings a site may have in its http { } block: the generated location must not inherit them.
-    const inherited = ["proxy_cache_valid any 10m;", "proxy_cache_use_stale error timeout updating http_500 http_502;", "proxy_intercept_errors on;"];
+    const inherited = [
+      "proxy_cache_valid any 10m;",
+      "proxy_cache_use_stale error timeout updating http_500 http_502;",
+      "proxy_intercept_errors on;",
+      // A key without the credentials, X-Accel-Expires ignored, nothing kept from caching:
+      // the location sets its own, so approvals stay per Cookie header and refusals uncached.
+      "proxy_cache_key $host;",
+      "proxy_ignore_headers X-Accel-Expires Set-Cookie Vary;",
+      "proxy_no_cache 0;",
+      "proxy_cache_methods GET HEAD POST;",
+      "proxy_cache_convert_head off;",
+    ];
     nginx = await startNginxLocal(world.env, [ADMIN_HOST, OPEN_HOST], world.upstream.url, relay.url, port, { httpDirectives: inherited });
     kit = await forgeryKit(world.signingKey, { sub: world.user.id, name: world.user.name, roles: ["user"] });
     adminKit = await forgeryKit(world.signingKey, { sub: world.admin.id, name: world.admin.name, roles: ["user", "admin"] });
@@ -141,6 +152,44 @@ describe("nginx → local verifier: the approval cache", () => {
     const refused = await get(cookie);
     expect(refused.status, refused.body).toBe(401);
     expect(asks() - before).toBe(2);
+  });
+
+  // The verifier reads its clock when it checks; its answer can reach nginx in a later second
+  // (a slow hop, a busy verifier, a key fetch for a new kid). How long nginx keeps it must not
+  // depend on when it arrives: the relay holds the answer back 1.3 s.
+  it("does not use an approval past the token's exp + leeway when the answer reaches nginx in a later second", async () => {
+    const checked = nowSeconds() + 1;
+    const lastAccepted = checked + 2; // exp + leeway: nginx may keep it 2 s, less than the cache's 3
+    const cookie = cookieHeader(await kit.signed({ iat: checked - 600, nbf: checked - 600, exp: lastAccepted - VERIFY_LEEWAY_SECONDS }));
+    await untilSecond(checked);
+    relay.delayAnswers(1_300);
+    try {
+      expect((await get(cookie)).status).toBe(200);
+    } finally {
+      relay.delayAnswers(0);
+    }
+    const before = asks();
+    await untilSecond(lastAccepted + 1); // the first second the check refuses it
+    const refused = await get(cookie);
+    expect(refused.status, refused.body).toBe(401);
+    expect(asks() - before).toBe(1);
+  });
+
+  it("keeps an approval at most PROXY_APPROVAL_CACHE after the verifier checked, however late it reached nginx", async () => {
+    const checked = nowSeconds() + 1;
+    const cookie = cookieHeader(await kit.signed());
+    await untilSecond(checked);
+    relay.delayAnswers(1_300);
+    try {
+      expect((await get(cookie)).status).toBe(200);
+    } finally {
+      relay.delayAnswers(0);
+    }
+    const before = asks();
+    // Checked in second `checked`: kept at most through second checked + CACHE_SECONDS - 1.
+    await untilSecond(checked + CACHE_SECONDS);
+    expect((await get(cookie)).status).toBe(200);
+    expect(asks() - before).toBe(1);
   });
 
   it("keeps nothing when the verifier's PROXY_APPROVAL_CACHE is 0", async () => {

@@ -12,30 +12,34 @@ import type { AllowedOutcome } from "./remembered-approvals.js";
 import type { CheckOutcome } from "./session-check.js";
 
 // Claims objects come from the verifier's cache and the remembered approvals, so the headers
-// of an allowed /verify are built once per session (and per reuse time told to the proxy);
-// frozen, since every answer shares them.
+// of an allowed /verify are built once per session (and, told to a caching proxy, once per
+// session and second); frozen, since every answer shares them.
 const allowedHeaders = new WeakMap<SessionClaims, Readonly<Record<string, string>>>();
-const reusableHeaders = new WeakMap<SessionClaims, { seconds: number; headers: Readonly<Record<string, string>> }>();
+const reusableHeaders = new WeakMap<SessionClaims, { until: number; headers: Readonly<Record<string, string>> }>();
 
 /**
- * How many seconds a proxy may reuse this approval, as X-Accel-Expires says it (nginx keeps
- * an entry through the whole second it ends in, so N is told as N - 1), or 0: never. Only an
- * answer to one credential (the same rule as remembered approvals), and never into the
- * first second in which the check would refuse the token for its exp (exp + leeway + 1).
- * nginx reads the relative value against its own clock, which can only lag ours.
+ * The last Unix second in which a proxy may reuse this approval (inclusive), or undefined:
+ * never. nginx keeps an entry through the whole second its X-Accel-Expires ends in, so an
+ * approval checked at `nowSeconds` may be kept through nowSeconds + N - 1: at most N seconds
+ * after the check. Only an answer to one credential (the same rule as remembered approvals),
+ * and never into the first second in which the check would refuse the token for its exp
+ * (exp + leeway + 1). Told as an absolute time ("@<seconds>"): a relative one would count
+ * from whenever the answer reaches nginx, a later second when the answer is slow.
  */
-export function proxyReuseSeconds(outcome: AllowedOutcome, cacheSeconds: number, nowSeconds: number): number {
-  if (cacheSeconds < 2 || !outcome.oneCredential) return 0;
-  return Math.max(0, Math.min(cacheSeconds - 1, refusedFromMs(outcome.claims.exp) / 1000 - 1 - nowSeconds));
+export function proxyReuseUntil(outcome: AllowedOutcome, cacheSeconds: number, nowSeconds: number): number | undefined {
+  if (cacheSeconds < 2 || !outcome.oneCredential) return undefined;
+  const until = Math.min(nowSeconds + cacheSeconds - 1, refusedFromMs(outcome.claims.exp) / 1000 - 1);
+  return until > nowSeconds ? until : undefined;
 }
 
 /**
  * /verify's answer to an allowed request: 200, no body, the identity headers for the proxy to
  * copy, and X-Accel-Expires when the role lets a caching proxy reuse it (the local verifier's
- * PROXY_APPROVAL_CACHE; the generated nginx --check local config honours it).
+ * PROXY_APPROVAL_CACHE; the generated nginx --check local config honours it). `nowSeconds`:
+ * when the check was made.
  */
 export function allowedResponse(outcome: AllowedOutcome, proxyCacheSeconds = 0, nowSeconds = 0): Response {
-  const reuse = proxyReuseSeconds(outcome, proxyCacheSeconds, nowSeconds);
+  const until = proxyReuseUntil(outcome, proxyCacheSeconds, nowSeconds);
   let headers = allowedHeaders.get(outcome.claims);
   if (!headers) {
     // Length-delimited, not chunked (Node's default for an empty body): Caddy's forward_auth
@@ -44,13 +48,13 @@ export function allowedResponse(outcome: AllowedOutcome, proxyCacheSeconds = 0, 
     headers = Object.freeze({ "Cache-Control": "no-store", "Content-Length": "0", ...outcome.headers });
     allowedHeaders.set(outcome.claims, headers);
   }
-  if (reuse > 0) {
-    // The usual case (a token far from its exp) is the same object every time.
+  if (until !== undefined) {
+    // Within a second, the same object for every answer of the session.
     const kept = reusableHeaders.get(outcome.claims);
-    if (kept?.seconds === reuse) headers = kept.headers;
+    if (kept?.until === until) headers = kept.headers;
     else {
-      const withReuse = Object.freeze({ ...headers, "X-Accel-Expires": String(reuse) });
-      if (reuse === proxyCacheSeconds - 1) reusableHeaders.set(outcome.claims, { seconds: reuse, headers: withReuse });
+      const withReuse = Object.freeze({ ...headers, "X-Accel-Expires": `@${until}` });
+      reusableHeaders.set(outcome.claims, { until, headers: withReuse });
       headers = withReuse;
     }
   }

@@ -1,12 +1,13 @@
 /**
  * /verify's allowed answer (worker/checking/check-response.ts) and what it tells a caching
  * proxy: X-Accel-Expires only when the role allows reuse (the local verifier's
- * PROXY_APPROVAL_CACHE), only for an answer to exactly one credential, told as N - 1 (nginx
- * keeps an entry through the whole second it ends in) and never into the first second in
- * which the check would refuse the token for its exp. Outcomes come from the real check.
+ * PROXY_APPROVAL_CACHE), only for an answer to exactly one credential, as the absolute last
+ * second nginx may use it ("@<seconds>": the check's second + N - 1, since nginx keeps an
+ * entry through the whole second it ends in) and never into the first second in which the
+ * check would refuse the token for its exp. Outcomes come from the real check.
  */
 import { beforeAll, describe, expect, test } from "vitest";
-import { allowedResponse, proxyReuseSeconds } from "../../../worker/checking/check-response.js";
+import { allowedResponse, proxyReuseUntil } from "../../../worker/checking/check-response.js";
 import { checkSession, type CheckOutcome, type CheckPolicy } from "../../../worker/checking/session-check.js";
 import { generateKeyPair, importKeyRing, type KeyRing } from "../../../worker/tokens/keys.js";
 import { memoryRevocationList } from "../../../worker/tokens/revocation-list.js";
@@ -43,17 +44,19 @@ async function allowed(values: string[], nowMs: number): Promise<Extract<CheckOu
 const token = (issuedAtMs: number, ttl = 1800) => signJwt(keys, sessionClaims(alice, { ...CLAIMS, ttl, now: issuedAtMs }));
 
 describe("what an allowed answer tells a caching proxy", () => {
-  test("N - 1 seconds for one credential far from its exp; nothing without a cache time, or with one second", async () => {
+  test("through the check's second + N - 1 for one credential far from its exp; nothing without a cache time, or with one second", async () => {
     const now = Date.now();
     const seconds = Math.floor(now / 1000);
     const outcome = await allowed([await token(now)], now);
     expect(outcome.oneCredential).toBe(true);
-    expect(proxyReuseSeconds(outcome, 5, seconds)).toBe(4);
-    expect(proxyReuseSeconds(outcome, 60, seconds)).toBe(59);
-    expect(proxyReuseSeconds(outcome, 0, seconds)).toBe(0);
-    expect(proxyReuseSeconds(outcome, 1, seconds)).toBe(0);
+    expect(proxyReuseUntil(outcome, 5, seconds)).toBe(seconds + 4);
+    expect(proxyReuseUntil(outcome, 60, seconds)).toBe(seconds + 59);
+    expect(proxyReuseUntil(outcome, 0, seconds)).toBeUndefined();
+    expect(proxyReuseUntil(outcome, 1, seconds)).toBeUndefined();
 
-    expect(allowedResponse(outcome, 5, seconds).headers.get("x-accel-expires")).toBe("4");
+    // Absolute: nginx would count a relative value from when the answer reaches it.
+    expect(allowedResponse(outcome, 5, seconds).headers.get("x-accel-expires")).toBe(`@${seconds + 4}`);
+    expect(allowedResponse(outcome, 5, seconds + 1).headers.get("x-accel-expires")).toBe(`@${seconds + 5}`);
     expect(allowedResponse(outcome, 0, seconds).headers.get("x-accel-expires")).toBeNull();
     expect(allowedResponse(outcome).headers.get("x-accel-expires")).toBeNull(); // the signer's /verify
     // Everything else of the answer is the same with and without it.
@@ -68,28 +71,28 @@ describe("what an allowed answer tells a caching proxy", () => {
     const outcome = await allowed([await token(issued)], Date.now());
     const { exp } = outcome.claims;
     const refusedFrom = exp + VERIFY_LEEWAY_SECONDS + 1;
-    const rows: Array<[number, number]> = [
-      [refusedFrom - 10, 4], // far enough: the cache time decides
-      [refusedFrom - 5, 4],
-      [refusedFrom - 4, 3], // an entry kept through second now + 3 = refusedFrom - 1
-      [refusedFrom - 2, 1],
-      [refusedFrom - 1, 0], // the last second it is accepted: not kept at all
-      [refusedFrom, 0],
+    const rows: Array<[number, number | undefined]> = [
+      [refusedFrom - 10, refusedFrom - 6], // far enough: the cache time decides (now + 4)
+      [refusedFrom - 5, refusedFrom - 1],
+      [refusedFrom - 4, refusedFrom - 1], // kept through the last second it is accepted, no further
+      [refusedFrom - 2, refusedFrom - 1],
+      [refusedFrom - 1, undefined], // the last second it is accepted: not kept at all
+      [refusedFrom, undefined],
     ];
     for (const [now, expected] of rows) {
-      expect(proxyReuseSeconds(outcome, 5, now), `now = refusedFrom - ${refusedFrom - now}`).toBe(expected);
+      expect(proxyReuseUntil(outcome, 5, now), `now = refusedFrom - ${refusedFrom - now}`).toBe(expected);
       const told = allowedResponse(outcome, 5, now).headers.get("x-accel-expires");
-      expect(told, `now = refusedFrom - ${refusedFrom - now}`).toBe(expected > 0 ? String(expected) : null);
+      expect(told, `now = refusedFrom - ${refusedFrom - now}`).toBe(expected !== undefined ? `@${expected}` : null);
     }
     // Back to the usual value after a clamped one: nothing stale is kept for the session.
-    expect(allowedResponse(outcome, 5, refusedFrom - 10).headers.get("x-accel-expires")).toBe("4");
+    expect(allowedResponse(outcome, 5, refusedFrom - 10).headers.get("x-accel-expires")).toBe(`@${refusedFrom - 6}`);
   });
 
   test("nothing for an answer to several values under the cookie's name", async () => {
     const now = Date.now();
     const outcome = await allowed([await token(now - 60_000), await token(now)], now);
     expect(outcome.oneCredential).toBe(false);
-    expect(proxyReuseSeconds(outcome, 5, Math.floor(now / 1000))).toBe(0);
+    expect(proxyReuseUntil(outcome, 5, Math.floor(now / 1000))).toBeUndefined();
     expect(allowedResponse(outcome, 5, Math.floor(now / 1000)).headers.get("x-accel-expires")).toBeNull();
   });
 });
