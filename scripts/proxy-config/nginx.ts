@@ -140,6 +140,9 @@ ${approvalCachePath(request.nginxCacheDir, cache.zone, { zoneMb: 1, maxSizeMb: 1
 ${notApprovalMap(cache.notApproval, "the verifier")}
 `
     : "";
+  // A proxy_cache in the site's http { } would apply here too, under a key that is the same
+  // for every visitor (the subrequest's URI): one approval would let anyone in.
+  const noCache = ["# Never the site's own proxy_cache: its key would be the same for every visitor.", "proxy_cache off;"];
   const cacheLines = cache
     ? approvalCacheDirectives({
         ...cache,
@@ -185,7 +188,7 @@ ${indent(upstreamHeaderLines(connection), 2)}
     location = ${VERIFY_LOCATION} {
         internal;
         proxy_pass ${signerUrl.protocol}//${signerUpstream}${signerPath}/verify?redirect=false;
-${indent([...toSigner, ...cacheLines], 2)}
+${indent([...toSigner, ...(cacheLines.length ? cacheLines : noCache)], 2)}
     }
 
     # No valid session: browsers go to the sign-in page, scripts get 401.
@@ -201,7 +204,7 @@ ${indent([...toSigner, ...cacheLines], 2)}
     location @jwt_cookie_denied {
         rewrite ^ ${signerPath}/verify? break;
         proxy_pass ${signerUrl.protocol}//${signerUpstream};
-${indent(toSigner, 2)}
+${indent([...toSigner, ...noCache], 2)}
     }
 }
 `;

@@ -242,8 +242,11 @@ describe("--check: where the cookie is checked", () => {
     const moved = config(["nginx", ...BASE, "--check", "local", "--cache-dir", "/var/cache/jwt/"]);
     expect(moved).toContain("proxy_cache_path /var/cache/jwt levels=1:2");
     expect(moved).toContain("--check local --verifier http://127.0.0.1:8788 --cache-dir /var/cache/jwt\n");
-    // The hop to the signer caches nothing: its deny-list answers at once.
-    expect(config(["nginx", ...BASE, "--check", "signer", "--signer", "http://127.0.0.1:8787"])).not.toContain("proxy_cache");
+    // The hop to the signer caches nothing (its deny-list answers at once), nor lets the site's own proxy_cache keep its answers.
+    const signer = config(["nginx", ...BASE, "--check", "signer", "--signer", "http://127.0.0.1:8787"]);
+    expect(signer).not.toMatch(/proxy_cache(_path| jwt_cookie)/);
+    expect(signer.match(/proxy_cache off;/g)).toHaveLength(2);
+    expect(local.match(/proxy_cache off;/g)).toHaveLength(1); // @jwt_cookie_denied
     expect(config(["nginx", ...BASE, "--check", "signer", "--signer", "http://127.0.0.1:8787"])).toContain("upstream jwt_cookie_signer_grafana_example_com {\n    server 127.0.0.1:8787;");
     expect(config(["caddy", ...BASE, "--check", "signer", "--signer", "https://auth.example.com"])).toContain("forward_auth https://auth.example.com {");
     expect(config(["traefik", ...BASE, "--check", "local", "--verifier", "http://verifier:8788"])).toContain("address: http://verifier:8788/verify");

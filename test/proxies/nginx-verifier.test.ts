@@ -141,17 +141,22 @@ describe("nginx → local verifier: the approval cache", () => {
   });
 
   it("does not use an approval past the token's exp + leeway", async () => {
-    // exp 8 s ago: the 10 s leeway still accepts it for about 2 s, less than the cache's 3.
-    const now = nowSeconds();
-    const exp = now - 8;
-    const cookie = cookieHeader(await kit.signed({ iat: now - 600, nbf: now - 600, exp }));
+    // Accepted by the check through second checked + 2 (exp + leeway), less than the cache's 3:
+    // nginx may keep the approval through checked + 1, one second short, as the native check does.
+    const checked = nowSeconds() + 1;
+    const lastAccepted = checked + 2;
+    const cookie = cookieHeader(await kit.signed({ iat: checked - 600, nbf: checked - 600, exp: lastAccepted - VERIFY_LEEWAY_SECONDS }));
+    await untilSecond(checked);
     const before = asks();
     expect(await statuses([() => get(cookie), () => get(cookie)])).toEqual([200, 200]);
     expect(asks() - before).toBe(1);
-    await untilSecond(exp + VERIFY_LEEWAY_SECONDS + 1); // the first second the check refuses it
+    await untilSecond(lastAccepted); // accepted, but no longer kept: asked again
+    expect((await get(cookie)).status).toBe(200);
+    expect(asks() - before).toBe(2);
+    await untilSecond(lastAccepted + 1); // the first second the check refuses it
     const refused = await get(cookie);
     expect(refused.status, refused.body).toBe(401);
-    expect(asks() - before).toBe(2);
+    expect(asks() - before).toBe(3);
   });
 
   // The verifier reads its clock when it checks; its answer can reach nginx in a later second

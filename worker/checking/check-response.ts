@@ -22,13 +22,15 @@ const reusableHeaders = new WeakMap<SessionClaims, { until: number; headers: Rea
  * never. nginx keeps an entry through the whole second its X-Accel-Expires ends in, so an
  * approval checked at `nowSeconds` may be kept through nowSeconds + N - 1: at most N seconds
  * after the check. Only an answer to one credential (the same rule as remembered approvals),
- * and never into the first second in which the check would refuse the token for its exp
- * (exp + leeway + 1). Told as an absolute time ("@<seconds>"): a relative one would count
- * from whenever the answer reaches nginx, a later second when the answer is slow.
+ * and ending one second before the last second the check accepts the token (exp + leeway),
+ * as nginx's native check does: nginx reads its clock once per event-loop turn (less often
+ * with timer_resolution), so a look-up may run a little later than nginx believes. Told as an
+ * absolute time ("@<seconds>"): a relative one would count from whenever the answer reaches
+ * nginx, a later second when the answer is slow.
  */
 export function proxyReuseUntil(outcome: AllowedOutcome, cacheSeconds: number, nowSeconds: number): number | undefined {
   if (cacheSeconds < 2 || !outcome.oneCredential) return undefined;
-  const until = Math.min(nowSeconds + cacheSeconds - 1, refusedFromMs(outcome.claims.exp) / 1000 - 1);
+  const until = Math.min(nowSeconds + cacheSeconds - 1, refusedFromMs(outcome.claims.exp) / 1000 - 2);
   return until > nowSeconds ? until : undefined;
 }
 

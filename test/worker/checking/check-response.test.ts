@@ -66,17 +66,18 @@ describe("what an allowed answer tells a caching proxy", () => {
     expect(without.map(([name]) => name)).toEqual(expect.arrayContaining(["cache-control", "content-length", "remote-user", "remote-name", "remote-groups"]));
   });
 
-  test("never into the first second the check refuses the token (exp + leeway + 1)", async () => {
+  test("ends a second before the last second the check accepts the token (exp + leeway), as the native check does", async () => {
     const issued = Date.now() - 1800_000 + 2_000; // 30 min ago, a 30 min token: exp in 2 s
     const outcome = await allowed([await token(issued)], Date.now());
     const { exp } = outcome.claims;
     const refusedFrom = exp + VERIFY_LEEWAY_SECONDS + 1;
     const rows: Array<[number, number | undefined]> = [
       [refusedFrom - 10, refusedFrom - 6], // far enough: the cache time decides (now + 4)
-      [refusedFrom - 5, refusedFrom - 1],
-      [refusedFrom - 4, refusedFrom - 1], // kept through the last second it is accepted, no further
-      [refusedFrom - 2, refusedFrom - 1],
-      [refusedFrom - 1, undefined], // the last second it is accepted: not kept at all
+      [refusedFrom - 6, refusedFrom - 2],
+      [refusedFrom - 5, refusedFrom - 2], // kept through the second before the last accepted one
+      [refusedFrom - 3, refusedFrom - 2],
+      [refusedFrom - 2, undefined], // nothing left to keep
+      [refusedFrom - 1, undefined], // the last second it is accepted
       [refusedFrom, undefined],
     ];
     for (const [now, expected] of rows) {
