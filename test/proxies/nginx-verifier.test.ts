@@ -109,6 +109,19 @@ describe("nginx → local verifier: the approval cache", () => {
     expect(asks() - before).toBe(3);
   });
 
+  it("asks the verifier once for a whole page view (the page and 30 assets, six at a time as a browser loads them)", async () => {
+    const cookie = cookieHeader(await kit.signed());
+    const before = asks();
+    const page = await send(port, { host: `${OPEN_HOST}:${port}`, path: "/dashboard", headers: { Accept: "text/html", Cookie: cookie } });
+    expect(page.status).toBe(200);
+    const assets = Array.from({ length: 30 }, (_, i) => `/static/${i}.js`);
+    for (let i = 0; i < assets.length; i += 6) {
+      const replies = await Promise.all(assets.slice(i, i + 6).map((path) => send(port, { host: `${OPEN_HOST}:${port}`, path, headers: { Accept: "*/*", Cookie: cookie } })));
+      expect(replies.map((r) => r.status)).toEqual(Array(replies.length).fill(200));
+    }
+    expect(asks() - before).toBe(1);
+  });
+
   it("never caches a refusal, nor an approval of several values under the cookie's name", async () => {
     const forged = cookieHeader((await kit.forgeries(await kit.signed())).find(([name]) => name === "tampered signature")![1]);
     let before = asks();
