@@ -25,7 +25,7 @@ export interface Runtime {
   keys: KeyRing;
   verifier: Verifier;
   /** The local check of a Home Assistant access token before anything is sent there. */
-  precheckAccessToken: AccessTokenPrecheck;
+  accessTokens: AccessTokenPrecheck;
   identity: IdentityLookup;
   /** Everything that authenticates at Home Assistant goes through it (ip_ban protection). */
   banGuard: BanGuard;
@@ -90,7 +90,7 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
       settings,
       keys,
       verifier: createVerifier(keys, { ...settings.jwt, cacheMaxEntries: settings.cacheMaxEntries }),
-      precheckAccessToken: createAccessTokenPrecheck(settings.cacheMaxEntries),
+      accessTokens: createAccessTokenPrecheck(settings.cacheMaxEntries),
       identity: createIdentityLookup({
         fetchUser: async (token, context) => {
           const user = await banGuard.forward(context ?? { client: "unknown", trusted: false }, () => fetchUser(settings, token));

@@ -83,7 +83,12 @@ export function precheckAccessToken(token: string, nowSeconds: number): Precheck
   return read.ok ? checkTimes(read.claims, nowSeconds) : read;
 }
 
-export type AccessTokenPrecheck = (token: string, nowSeconds: number) => PrecheckResult;
+export interface AccessTokenPrecheck {
+  /** The same answer as precheckAccessToken(token, nowSeconds). */
+  check(token: string, nowSeconds: number): PrecheckResult;
+  /** Tokens whose claims are remembered (for the memory-bound tests). */
+  readonly size: number;
+}
 
 /**
  * precheckAccessToken, remembering what each well-formed token says about itself (keyed by
@@ -92,14 +97,19 @@ export type AccessTokenPrecheck = (token: string, nowSeconds: number) => Prechec
  */
 export function createAccessTokenPrecheck(maxEntries: number): AccessTokenPrecheck {
   const read = new BoundedCache<string, AccessTokenClaims>(maxEntries);
-  return (token, nowSeconds) => {
-    const nowMs = nowSeconds * 1000;
-    const known = read.get(token, nowMs);
-    if (known) return checkTimes(known, nowSeconds);
-    const fresh = readAccessToken(token);
-    if (!fresh.ok) return fresh;
-    // Until its exp: from then on the clock check refuses the token whatever it says.
-    if (fresh.claims.expiresAt * 1000 > nowMs) read.set(token, fresh.claims, fresh.claims.expiresAt * 1000);
-    return checkTimes(fresh.claims, nowSeconds);
+  return {
+    get size() {
+      return read.size;
+    },
+    check(token, nowSeconds) {
+      const nowMs = nowSeconds * 1000;
+      const known = read.get(token, nowMs);
+      if (known) return checkTimes(known, nowSeconds);
+      const fresh = readAccessToken(token);
+      if (!fresh.ok) return fresh;
+      // Until its exp: from then on the clock check refuses the token whatever it says.
+      if (fresh.claims.expiresAt * 1000 > nowMs) read.set(token, fresh.claims, fresh.claims.expiresAt * 1000);
+      return checkTimes(fresh.claims, nowSeconds);
+    },
   };
 }

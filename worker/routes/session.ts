@@ -62,7 +62,7 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
   routes.use("/session", corsForAllowedOrigins());
 
   routes.post("/session", async (c) => {
-    const { settings, precheckAccessToken, identity, sessions, haSessions, rateLimiter, userDirectory } = c.get("runtime");
+    const { settings, accessTokens, identity, sessions, haSessions, rateLimiter, userDirectory } = c.get("runtime");
     const now = Date.now();
     const client = clientKey(clientAddress(c));
     const wait = rateLimiter.take(client, now);
@@ -72,7 +72,7 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
       });
     }
     const token = bearerToken(c.req.header("Authorization"));
-    const check = precheckAccessToken(token, Math.floor(now / 1000));
+    const check = accessTokens.check(token, Math.floor(now / 1000));
     if (!check.ok) {
       const expired = check.reason === "expired";
       throw new HttpError(

@@ -72,7 +72,7 @@ describe("createAccessTokenPrecheck (remembers what a token says, checks the clo
   const issB = "fedcba9876543210fedcba9876543210";
 
   test("a remembered token is refused once the clock reaches its exp", () => {
-    const precheck = createAccessTokenPrecheck(100);
+    const { check: precheck } = createAccessTokenPrecheck(100);
     const token = fakeHaToken({ exp: now + 5 });
     expect(precheck(token, now)).toEqual({ ok: true, issuer: issA, expiresAt: now + 5 });
     expect(precheck(token, now + 4).ok).toBe(true);
@@ -80,7 +80,7 @@ describe("createAccessTokenPrecheck (remembers what a token says, checks the clo
   });
 
   test("a token not valid yet becomes valid with the clock, and its nbf is remembered too", () => {
-    const precheck = createAccessTokenPrecheck(100);
+    const { check: precheck } = createAccessTokenPrecheck(100);
     const early = fakeHaToken({ iat: now + 60, exp: now + 1800 });
     expect(precheck(early, now)).toMatchObject({ ok: false, reason: "not_yet_valid" });
     expect(precheck(early, now + 50).ok).toBe(true);
@@ -91,7 +91,7 @@ describe("createAccessTokenPrecheck (remembers what a token says, checks the clo
   });
 
   test("each token gets its own facts, never another token's", () => {
-    const precheck = createAccessTokenPrecheck(100);
+    const { check: precheck } = createAccessTokenPrecheck(100);
     const a = fakeHaToken({ iss: issA, exp: now + 100 });
     const b = fakeHaToken({ iss: issB, exp: now + 200 });
     const expired = fakeHaToken({ iss: issA, exp: now - 1 });
@@ -119,7 +119,7 @@ describe("createAccessTokenPrecheck (remembers what a token says, checks the clo
         fc.integer({ min: 1, max: 4 }),
         fc.array(fc.tuple(fc.integer({ min: 0, max: pool.length - 1 }), fc.integer({ min: -5, max: 25 })), { maxLength: 40 }),
         (max, calls) => {
-          const precheck = createAccessTokenPrecheck(max);
+          const { check: precheck } = createAccessTokenPrecheck(max);
           for (const [i, offset] of calls) expect(precheck(pool[i]!, now + offset)).toEqual(precheckAccessToken(pool[i]!, now + offset));
         },
       ),
