@@ -6,9 +6,10 @@
 export class BoundedCache<K, V> {
   private readonly entries = new Map<K, { value: V; expiresAt: number }>();
   /**
-   * The key last inserted, i.e. the most recent one when it is still present. Refreshing it
-   * would change nothing, and a Map delete + set costs a new entry slot each time (the table
-   * is rebuilt every few of them): a client repeating one request hits this on every cache.
+   * The key last moved to the end (by set, or by get's refresh): the most recent entry while
+   * it is present. Moving it again would change nothing, and a Map delete + set costs a new
+   * slot each time (V8 rebuilds the table every few of them); a client repeating one request
+   * hits this in every cache it touches.
    */
   private newest: K | undefined;
 
