@@ -5,6 +5,13 @@
  */
 export class BoundedCache<K, V> {
   private readonly entries = new Map<K, { value: V; expiresAt: number }>();
+  /**
+   * The key last moved to the end (by set, or by get's refresh): the most recent entry while
+   * it is present. Moving it again would change nothing, and a Map delete + set costs a new
+   * slot each time (V8 rebuilds the table every few of them); a client repeating one request
+   * hits this in every cache it touches.
+   */
+  private newest: K | undefined;
 
   constructor(readonly maxEntries: number) {}
 
@@ -20,8 +27,11 @@ export class BoundedCache<K, V> {
       this.entries.delete(key);
       return undefined;
     }
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    if (key !== this.newest) {
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+      this.newest = key;
+    }
     return entry.value;
   }
 
@@ -34,8 +44,16 @@ export class BoundedCache<K, V> {
   }
 
   set(key: K, value: V, expiresAt: number): void {
+    const current = key === this.newest ? this.entries.get(key) : undefined;
+    if (current) {
+      // Already the most recent: updated where it is (entries never leave this class).
+      current.value = value;
+      current.expiresAt = expiresAt;
+      return;
+    }
     this.entries.delete(key);
     this.entries.set(key, { value, expiresAt });
+    this.newest = key;
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (oldest.done) break;

@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import { createRememberedApprovals, type RememberedApprovals } from "./checking/remembered-approvals.js";
 import { describeProblems, loadBindings, loadSettings, type Env, type Platform, type Settings } from "./config.js";
+import { createAccessTokenPrecheck, type AccessTokenPrecheck } from "./home-assistant/access-token-precheck.js";
 import { createBanGuard, type BanGuard } from "./home-assistant/ban-guard.js";
 import { fetchCurrentUser, type HomeAssistantUser } from "./home-assistant/current-user.js";
 import { createIdentityLookup, type IdentityLookup } from "./home-assistant/identity-lookup.js";
@@ -23,6 +24,8 @@ export interface Runtime {
   settings: Settings;
   keys: KeyRing;
   verifier: Verifier;
+  /** The local check of a Home Assistant access token before anything is sent there. */
+  accessTokens: AccessTokenPrecheck;
   identity: IdentityLookup;
   /** Everything that authenticates at Home Assistant goes through it (ip_ban protection). */
   banGuard: BanGuard;
@@ -87,6 +90,7 @@ export async function buildRuntime(env: Env, options: RuntimeOptions = {}): Prom
       settings,
       keys,
       verifier: createVerifier(keys, { ...settings.jwt, cacheMaxEntries: settings.cacheMaxEntries }),
+      accessTokens: createAccessTokenPrecheck(settings.cacheMaxEntries),
       identity: createIdentityLookup({
         fetchUser: async (token, context) => {
           const user = await banGuard.forward(context ?? { client: "unknown", trusted: false }, () => fetchUser(settings, token));

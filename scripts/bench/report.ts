@@ -116,8 +116,8 @@ function sessionWhy(r: SignerLoadResult, results: BenchResults): string {
     `A warm /session does no cryptography: the identity cache is keyed by the token itself, and the session issuer ` +
       `(tokens/session-issuer.ts) hands back the JWT it issued for the same token less than min(60 s, TTL/10) ago, after ` +
       `a deny-list check. What remains per request is JavaScript: the CORS middleware, the rate limiter, the HA token ` +
-      `pre-check (base64url + JSON), the cookie presented by the request (verified from the cache, for the user-switch ` +
-      `check), the Set-Cookie and a JSON body: ${us(extra)} more per request than /bare here.`,
+      `pre-check's clock checks (what the token says is remembered), the cookie presented by the request (verified from ` +
+      `the cache, for the user-switch check), the Set-Cookie and a JSON body: ${us(extra)} more per request than /bare here.`,
   ];
   if (appBare && appSession) parts.push(`In process, without any network, it costs ${us(appSession)} of CPU against ${us(appBare)} for /bare.`);
   if (r.server === "node" && subtleDigest && syncDigest && subtleSign && syncSign) {

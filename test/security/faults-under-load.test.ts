@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startHomeAssistantDouble, type DoubleUser, type HomeAssistantDouble } from "../ha-double/index.js";
 import { RUNTIMES, startSigner, testSigningKey, type RunningSigner } from "../support/signer.js";
+import { hs256 } from "../support/tokens.js";
+import { createAccessTokenPrecheck } from "../../worker/home-assistant/access-token-precheck.js";
 import { createIdentityLookup } from "../../worker/home-assistant/identity-lookup.js";
 import { createRateLimiter } from "../../worker/http/rate-limit.js";
 import { createHaSessionIndex } from "../../worker/tokens/ha-session-index.js";
@@ -116,6 +118,7 @@ describe("memory stays bounded", () => {
     const identity = createIdentityLookup({ fetchUser: async (t) => ({ id: t.slice(0, 32), name: "n", is_admin: false, is_owner: false }), maxEntries: MAX, maxAnswerAgeSeconds: 60 });
     const haSessions = createHaSessionIndex(memoryRevocationList(MAX), MAX);
     const limiter = createRateLimiter(60, MAX);
+    const accessTokens = createAccessTokenPrecheck(MAX);
     const pair = await generateKeyPair();
     const keys = await importKeyRing(pair.privatePem, []);
     const verifier = createVerifier(keys, { issuer: "homeassistant", audience: ["homeassistant"], cacheMaxEntries: MAX });
@@ -127,6 +130,7 @@ describe("memory stays bounded", () => {
       await identity.lookup(token, { issuer, expiresAt: exp }, now);
       await haSessions.record({ token, issuer, expiresAt: exp }, { jti: `jti-${i}`, exp, sub: `user-${i}` }, now);
       limiter.take(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, now);
+      expect(accessTokens.check(hs256({ alg: "HS256", typ: "JWT" }, { iss: issuer, iat: exp - 1800, exp }, "k"), exp - 1800).ok).toBe(true);
     }
     // Distinct valid JWTs for the verifier cache (signing is the slow part: 12,000 is enough to pass the bound).
     for (let i = 0; i < 12_000; i++) {
@@ -135,6 +139,7 @@ describe("memory stays bounded", () => {
     }
     expect(identity.sizes).toEqual({ accepted: MAX, refused: 0, inFlight: 0, refusedSessions: 0 });
     expect(haSessions.sizes).toEqual({ sessions: MAX, ended: 0 });
+    expect(accessTokens.size).toBe(MAX);
     gc();
     const growth = heapMb() - before;
     console.log(`heap growth after 100,000 tokens: ${growth.toFixed(1)} MB`);

@@ -4,6 +4,7 @@
  * address, so anything that is visibly not a live HA access token must never be sent.
  */
 import { base64url, decodeJwt, decodeProtectedHeader } from "jose";
+import { BoundedCache } from "../bounded-cache.js";
 import { isCanonicalBase64url } from "../tokens/canonical-base64url.js";
 
 /** Home Assistant verifies with 10 s leeway (homeassistant/auth/__init__.py). */
@@ -16,7 +17,18 @@ export type PrecheckResult =
   | { ok: true; issuer: string; expiresAt: number /* unix seconds */ }
   | { ok: false; reason: "malformed" | "not_hs256" | "bad_issuer" | "expired" | "not_yet_valid"; detail: string };
 
-export function precheckAccessToken(token: string, nowSeconds: number): PrecheckResult {
+/** What an access token says about itself; the same whenever the same token is read. */
+interface AccessTokenClaims {
+  issuer: string;
+  expiresAt: number;
+  issuedAt: number;
+  notBefore: number | undefined;
+}
+
+type ReadResult = { ok: true; claims: AccessTokenClaims } | Extract<PrecheckResult, { ok: false }>;
+
+/** Every check that does not depend on the time: the token's shape, algorithm and claims. */
+function readAccessToken(token: string): ReadResult {
   if (token.length > MAX_HA_TOKEN_LENGTH) {
     return { ok: false, reason: "malformed", detail: "is far longer than a Home Assistant access token" };
   }
@@ -46,16 +58,58 @@ export function precheckAccessToken(token: string, nowSeconds: number): Precheck
   if (typeof payload.exp !== "number" || !Number.isFinite(payload.exp) || typeof payload.iat !== "number") {
     return { ok: false, reason: "malformed", detail: "has no numeric exp/iat claims" };
   }
+  const notBefore = typeof payload.nbf === "number" ? payload.nbf : undefined;
+  return { ok: true, claims: { issuer: payload.iss, expiresAt: payload.exp, issuedAt: payload.iat, notBefore } };
+}
+
+/** The checks against the clock, on what readAccessToken read. */
+function checkTimes(claims: AccessTokenClaims, nowSeconds: number): PrecheckResult {
   // Not past exp, although Home Assistant allows 10 s more: it checks when the token arrives, on
   // its own clock and to the fraction of a second, so a token sent within that leeway could be
   // refused there (a failed login) and read as the end of its session. The leeway is left for
   // the trip and for clock differences.
-  if (nowSeconds >= payload.exp) {
+  if (nowSeconds >= claims.expiresAt) {
     return { ok: false, reason: "expired", detail: "has expired; refresh it (hass.auth.refreshAccessToken()) and try again" };
   }
   // PyJWT, which Home Assistant uses, refuses iat and nbf in the future (beyond the leeway).
-  if (payload.iat > nowSeconds + HA_LEEWAY_SECONDS || (typeof payload.nbf === "number" && payload.nbf > nowSeconds + HA_LEEWAY_SECONDS)) {
+  if (claims.issuedAt > nowSeconds + HA_LEEWAY_SECONDS || (claims.notBefore !== undefined && claims.notBefore > nowSeconds + HA_LEEWAY_SECONDS)) {
     return { ok: false, reason: "not_yet_valid", detail: "is not valid yet; check the clocks of this device and of the signer" };
   }
-  return { ok: true, issuer: payload.iss, expiresAt: payload.exp };
+  return { ok: true, issuer: claims.issuer, expiresAt: claims.expiresAt };
+}
+
+export function precheckAccessToken(token: string, nowSeconds: number): PrecheckResult {
+  const read = readAccessToken(token);
+  return read.ok ? checkTimes(read.claims, nowSeconds) : read;
+}
+
+export interface AccessTokenPrecheck {
+  /** The same answer as precheckAccessToken(token, nowSeconds). */
+  check(token: string, nowSeconds: number): PrecheckResult;
+  /** Tokens whose claims are remembered (for the memory-bound tests). */
+  readonly size: number;
+}
+
+/**
+ * precheckAccessToken, remembering what each well-formed token says about itself (keyed by
+ * the token itself, until its exp) so that a token sent again and again (a browser renewing,
+ * several tabs) is not decoded again each time. The clock checks run on every call.
+ */
+export function createAccessTokenPrecheck(maxEntries: number): AccessTokenPrecheck {
+  const read = new BoundedCache<string, AccessTokenClaims>(maxEntries);
+  return {
+    get size() {
+      return read.size;
+    },
+    check(token, nowSeconds) {
+      const nowMs = nowSeconds * 1000;
+      const known = read.get(token, nowMs);
+      if (known) return checkTimes(known, nowSeconds);
+      const fresh = readAccessToken(token);
+      if (!fresh.ok) return fresh;
+      // Until its exp: from then on the clock check refuses the token whatever it says.
+      if (fresh.claims.expiresAt * 1000 > nowMs) read.set(token, fresh.claims, fresh.claims.expiresAt * 1000);
+      return checkTimes(fresh.claims, nowSeconds);
+    },
+  };
 }

@@ -2,8 +2,19 @@
 import { generateCookie } from "hono/cookie";
 import type { Settings } from "../config.js";
 
+/**
+ * The line last built: the issuer hands the same JWT out again for a while
+ * (tokens/session-issuer.ts), and its line only changes when Max-Age does (once a second).
+ * Reused only for the very same settings, JWT and Max-Age it was built from.
+ */
+let lastSessionCookie: { settings: Settings; jwt: string; maxAge: number; line: string } | undefined;
+
 export function sessionCookie(settings: Settings, jwt: string, maxAge: number): string {
-  return serialize(settings, jwt, maxAge);
+  const last = lastSessionCookie;
+  if (last?.settings === settings && last.maxAge === maxAge && last.jwt === jwt) return last.line;
+  const line = serialize(settings, jwt, maxAge);
+  lastSessionCookie = { settings, jwt, maxAge, line };
+  return line;
 }
 
 /** Clears with the same Name, Domain and Path, or browsers keep the original. */

@@ -11,7 +11,7 @@ import { Hono } from "hono";
 import type { BanGuardState } from "../home-assistant/ban-guard.js";
 import { HomeAssistantError, type HomeAssistantFailure } from "../home-assistant/errors.js";
 import type { DirectoryStatus } from "../home-assistant/user-directory.js";
-import { precheckAccessToken, MAX_HA_TOKEN_LENGTH } from "../home-assistant/access-token-precheck.js";
+import { MAX_HA_TOKEN_LENGTH } from "../home-assistant/access-token-precheck.js";
 import { clientKey } from "../http/client-key.js";
 import { sessionCookie } from "../http/cookie.js";
 import { corsForAllowedOrigins, signerOrigin } from "../http/cors.js";
@@ -62,7 +62,7 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
   routes.use("/session", corsForAllowedOrigins());
 
   routes.post("/session", async (c) => {
-    const { settings, identity, sessions, haSessions, rateLimiter, userDirectory } = c.get("runtime");
+    const { settings, accessTokens, identity, sessions, haSessions, rateLimiter, userDirectory } = c.get("runtime");
     const now = Date.now();
     const client = clientKey(clientAddress(c));
     const wait = rateLimiter.take(client, now);
@@ -72,7 +72,7 @@ export function sessionRoutes(clientAddress: ClientAddress): Hono<AppEnv> {
       });
     }
     const token = bearerToken(c.req.header("Authorization"));
-    const check = precheckAccessToken(token, Math.floor(now / 1000));
+    const check = accessTokens.check(token, Math.floor(now / 1000));
     if (!check.ok) {
       const expired = check.reason === "expired";
       throw new HttpError(

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { precheckAccessToken } from "../../../worker/home-assistant/access-token-precheck.js";
+import { createAccessTokenPrecheck, precheckAccessToken } from "../../../worker/home-assistant/access-token-precheck.js";
 import { decodeUnverified, verifyHs256 } from "../../ha-double/jwt.js";
-import { b64json, b64url, fakeHaToken } from "../../support/tokens.js";
+import { b64json, b64url, fakeHaToken, hs256 } from "../../support/tokens.js";
 
 const now = Math.floor(Date.now() / 1000);
 const sig = b64url(Buffer.alloc(32, 1));
@@ -64,5 +64,66 @@ describe("precheckAccessToken", () => {
     const result = precheckAccessToken(token, now);
     expect(result).toMatchObject({ ok: false, reason });
     if (!result.ok) expect(result.detail.length).toBeGreaterThan(10);
+  });
+});
+
+describe("createAccessTokenPrecheck (remembers what a token says, checks the clock every time)", () => {
+  const issA = "0123456789abcdef0123456789abcdef";
+  const issB = "fedcba9876543210fedcba9876543210";
+
+  test("a remembered token is refused once the clock reaches its exp", () => {
+    const { check: precheck } = createAccessTokenPrecheck(100);
+    const token = fakeHaToken({ exp: now + 5 });
+    expect(precheck(token, now)).toEqual({ ok: true, issuer: issA, expiresAt: now + 5 });
+    expect(precheck(token, now + 4).ok).toBe(true);
+    expect(precheck(token, now + 5)).toMatchObject({ ok: false, reason: "expired" });
+  });
+
+  test("a token not valid yet becomes valid with the clock, and its nbf is remembered too", () => {
+    const { check: precheck } = createAccessTokenPrecheck(100);
+    const early = fakeHaToken({ iat: now + 60, exp: now + 1800 });
+    expect(precheck(early, now)).toMatchObject({ ok: false, reason: "not_yet_valid" });
+    expect(precheck(early, now + 50).ok).toBe(true);
+    const withNbf = hs256({ alg: "HS256", typ: "JWT" }, { iss: issA, iat: now, nbf: now + 60, exp: now + 1800 }, "k");
+    expect(precheck(withNbf, now)).toMatchObject({ ok: false, reason: "not_yet_valid" });
+    expect(precheck(withNbf, now)).toMatchObject({ ok: false, reason: "not_yet_valid" });
+    expect(precheck(withNbf, now + 50).ok).toBe(true);
+  });
+
+  test("each token gets its own facts, never another token's", () => {
+    const { check: precheck } = createAccessTokenPrecheck(100);
+    const a = fakeHaToken({ iss: issA, exp: now + 100 });
+    const b = fakeHaToken({ iss: issB, exp: now + 200 });
+    const expired = fakeHaToken({ iss: issA, exp: now - 1 });
+    for (let round = 0; round < 3; round++) {
+      expect(precheck(a, now)).toEqual({ ok: true, issuer: issA, expiresAt: now + 100 });
+      expect(precheck(b, now)).toEqual({ ok: true, issuer: issB, expiresAt: now + 200 });
+      expect(precheck(expired, now)).toMatchObject({ ok: false, reason: "expired" });
+      expect(precheck(`${a}.x`, now)).toMatchObject({ ok: false, reason: "malformed" });
+    }
+  });
+
+  test("answers exactly as precheckAccessToken, whatever the tokens and the clock", () => {
+    const pool = [
+      fakeHaToken({ iss: issA, exp: now + 3 }),
+      fakeHaToken({ iss: issB, exp: now + 8, iat: now - 100 }),
+      fakeHaToken({ iss: issA, exp: now + 8, iat: now + 15 }),
+      hs256({ alg: "HS256" }, { iss: issB, iat: now, nbf: now + 14, exp: now + 20 }, "k"),
+      fakeHaToken({ iss: issA, exp: now - 2 }),
+      fakeHaToken({ alg: "none" }),
+      fakeHaToken({ iss: "abc" }),
+      "a.b",
+    ];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: pool.length - 1 }), fc.integer({ min: -5, max: 25 })), { maxLength: 40 }),
+        (max, calls) => {
+          const { check: precheck } = createAccessTokenPrecheck(max);
+          for (const [i, offset] of calls) expect(precheck(pool[i]!, now + offset)).toEqual(precheckAccessToken(pool[i]!, now + offset));
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });

@@ -37,6 +37,31 @@ describe("Set-Cookie", () => {
   });
 });
 
+describe("Set-Cookie line reuse", () => {
+  test("the line built last is reused only for the same settings, JWT and Max-Age", () => {
+    const s = settings();
+    const other = settings({ COOKIE_NAME: "sso", COOKIE_DOMAIN: ".example.com" });
+    const a = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlLWE";
+    const b = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJiIn0.c2lnbmF0dXJlLWI";
+    const calls: Array<[Settings, string, number]> = [
+      [s, a, 1800],
+      [s, a, 1800],
+      [s, b, 1800],
+      [s, a, 1799],
+      [other, a, 1799],
+      [s, a, 1799],
+      [s, `${a}`.slice(0), 1799],
+      [s, a, 1798],
+    ];
+    for (const [settingsUsed, jwt, maxAge] of calls) {
+      const line = sessionCookie(settingsUsed, jwt, maxAge);
+      expect(line.startsWith(`${settingsUsed.cookie.name}=${jwt};`)).toBe(true);
+      expect(line).toContain(`Max-Age=${maxAge}`);
+      expect(line.includes("Domain=.example.com")).toBe(settingsUsed === other);
+    }
+  });
+});
+
 describe("every cookie setting the configuration accepts can be written", () => {
   test("Hono's serializer never throws for accepted settings (its __Host-/__Secure- rules are case-insensitive)", () => {
     const prefix = fc.constantFrom("", "__Host-", "__host-", "__HOST-", "__Secure-", "__secure-", "__SeCuRe-");
