@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startHomeAssistantDouble, type DoubleUser, type HomeAssistantDouble } from "../ha-double/index.js";
 import { RUNTIMES, startSigner, testSigningKey, type RunningSigner } from "../support/signer.js";
 import { hs256 } from "../support/tokens.js";
-import { createAccessTokenPrecheck } from "../../worker/home-assistant/access-token-precheck.js";
+import { createAccessTokenPrecheck, MAX_HA_TOKEN_LENGTH } from "../../worker/home-assistant/access-token-precheck.js";
 import { createIdentityLookup } from "../../worker/home-assistant/identity-lookup.js";
 import { createRateLimiter } from "../../worker/http/rate-limit.js";
 import { createHaSessionIndex } from "../../worker/tokens/ha-session-index.js";
@@ -145,4 +145,26 @@ describe("memory stays bounded", () => {
     console.log(`heap growth after 100,000 tokens: ${growth.toFixed(1)} MB`);
     expect(growth).toBeLessThan(64);
   }, 120_000);
+
+  // The pre-check memory is the one cache that anyone fills without Home Assistant's say:
+  // well-formed tokens of the longest accepted length with far exps, made up by the caller.
+  test("made-up access tokens of the longest accepted length keep the pre-check memory well under 10 MB", () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) throw new Error("run with --expose-gc (vitest.config.ts passes it) so the heap can be measured");
+    gc();
+    const before = heapMb();
+    const accessTokens = createAccessTokenPrecheck(MAX);
+    const now = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < 2 * MAX; i++) {
+      const iss = i.toString(16).padStart(32, "0");
+      const token = hs256({ alg: "HS256", typ: "JWT" }, { iss, iat: now, exp: 4_000_000_000, pad: "x".repeat(1350) }, "k");
+      expect(token.length).toBeLessThanOrEqual(MAX_HA_TOKEN_LENGTH);
+      expect(accessTokens.check(token, now).ok).toBe(true);
+    }
+    gc();
+    const growth = heapMb() - before;
+    console.log(`heap growth after ${2 * MAX} long made-up tokens through the pre-check: ${growth.toFixed(1)} MB (${accessTokens.size} remembered)`);
+    expect(growth).toBeLessThan(10);
+    expect(accessTokens.size).toBeLessThanOrEqual(MAX);
+  });
 });

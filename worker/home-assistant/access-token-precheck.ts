@@ -11,6 +11,13 @@ import { isCanonicalBase64url } from "../tokens/canonical-base64url.js";
 export const HA_LEEWAY_SECONDS = 10;
 /** Real access tokens are about 200 characters; long-lived ones the same. */
 export const MAX_HA_TOKEN_LENGTH = 2048;
+/**
+ * Only tokens up to this length have their claims remembered. Home Assistant's are 183
+ * characters (header, iss, iat, exp); anyone can make well-formed ones up to
+ * MAX_HA_TOKEN_LENGTH without Home Assistant ever seeing them, and 10,000 of those
+ * remembered would hold over 20 MB. Longer ones are checked all the same, just not kept.
+ */
+export const MAX_REMEMBERED_TOKEN_LENGTH = 256;
 const REFRESH_TOKEN_ID = /^[0-9a-f]{32}$/;
 
 export type PrecheckResult =
@@ -91,9 +98,10 @@ export interface AccessTokenPrecheck {
 }
 
 /**
- * precheckAccessToken, remembering what each well-formed token says about itself (keyed by
- * the token itself, until its exp) so that a token sent again and again (a browser renewing,
- * several tabs) is not decoded again each time. The clock checks run on every call.
+ * precheckAccessToken, remembering what each well-formed token of a real token's length says
+ * about itself (keyed by the token itself, until its exp) so that a token sent again and
+ * again (a browser renewing, several tabs) is not decoded again each time. The clock checks
+ * run on every call.
  */
 export function createAccessTokenPrecheck(maxEntries: number): AccessTokenPrecheck {
   const read = new BoundedCache<string, AccessTokenClaims>(maxEntries);
@@ -108,7 +116,7 @@ export function createAccessTokenPrecheck(maxEntries: number): AccessTokenPreche
       const fresh = readAccessToken(token);
       if (!fresh.ok) return fresh;
       // Until its exp: from then on the clock check refuses the token whatever it says.
-      if (fresh.claims.expiresAt * 1000 > nowMs) read.set(token, fresh.claims, fresh.claims.expiresAt * 1000);
+      if (fresh.claims.expiresAt * 1000 > nowMs && token.length <= MAX_REMEMBERED_TOKEN_LENGTH) read.set(token, fresh.claims, fresh.claims.expiresAt * 1000);
       return checkTimes(fresh.claims, nowSeconds);
     },
   };

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { createAccessTokenPrecheck, precheckAccessToken } from "../../../worker/home-assistant/access-token-precheck.js";
+import { createAccessTokenPrecheck, MAX_HA_TOKEN_LENGTH, MAX_REMEMBERED_TOKEN_LENGTH, precheckAccessToken } from "../../../worker/home-assistant/access-token-precheck.js";
 import { decodeUnverified, verifyHs256 } from "../../ha-double/jwt.js";
 import { b64json, b64url, fakeHaToken, hs256 } from "../../support/tokens.js";
 
@@ -101,6 +101,22 @@ describe("createAccessTokenPrecheck (remembers what a token says, checks the clo
       expect(precheck(expired, now)).toMatchObject({ ok: false, reason: "expired" });
       expect(precheck(`${a}.x`, now)).toMatchObject({ ok: false, reason: "malformed" });
     }
+  });
+
+  // Anyone can make well-formed tokens up to MAX_HA_TOKEN_LENGTH with far exps, without Home
+  // Assistant ever seeing them: remembered, 10,000 of them would hold over 20 MB.
+  test("a token longer than Home Assistant writes them is checked the same, but not remembered", () => {
+    const accessTokens = createAccessTokenPrecheck(100);
+    const long = hs256({ alg: "HS256", typ: "JWT" }, { iss: issA, iat: now, exp: now + 1800, pad: "x".repeat(1350) }, "k");
+    expect(long.length).toBeGreaterThan(MAX_REMEMBERED_TOKEN_LENGTH);
+    expect(long.length).toBeLessThanOrEqual(MAX_HA_TOKEN_LENGTH);
+    for (const t of [now, now + 1, now + 1800]) expect(accessTokens.check(long, t)).toEqual(precheckAccessToken(long, t));
+    expect(accessTokens.size).toBe(0);
+    // A real one (183 characters) is remembered.
+    const real = fakeHaToken({ iss: issA, exp: now + 1800 });
+    expect(real.length).toBeLessThanOrEqual(MAX_REMEMBERED_TOKEN_LENGTH);
+    expect(accessTokens.check(real, now).ok).toBe(true);
+    expect(accessTokens.size).toBe(1);
   });
 
   test("answers exactly as precheckAccessToken, whatever the tokens and the clock", () => {
