@@ -42,11 +42,12 @@ export const DEFAULT_NGINX_CHECK_LISTEN = "127.0.0.1:8789";
 export const DEFAULT_NGINX_CACHE_DIR = "/var/lib/nginx/jwt-cookie";
 
 /**
- * nginx --check local: each host's cache of the verifier's approvals is a zone of its own (the
- * config of one host is one file), so it gets a directory of its own next to native's.
+ * The approval cache's directory unless --cache-dir says otherwise. nginx native shares one
+ * for every host; with --check local each host's cache is a zone of its own (the config of one
+ * host is one file), so it gets a directory of its own next to native's.
  */
-export function defaultNginxLocalCacheDir(host: string): string {
-  return `${DEFAULT_NGINX_CACHE_DIR}-${host}`;
+function defaultNginxCacheDir(check: CheckMode, host: string): string {
+  return check === "local" ? `${DEFAULT_NGINX_CACHE_DIR}-${host}` : DEFAULT_NGINX_CACHE_DIR;
 }
 
 /** The identity headers /verify answers with and the upstream receives. */
@@ -336,7 +337,7 @@ export function parseProxyConfigArgs(argv: string[], env: Env): ParseResult {
   const cacheDirRaw = single("--cache-dir");
   const nginxCaches = proxy === "nginx" && (check === "native" || check === "local");
   if (cacheDirRaw !== undefined && !nginxCaches) return fail("--cache-dir applies to nginx --check native or local only.");
-  const nginxCacheDir = (cacheDirRaw ?? (check === "local" ? defaultNginxLocalCacheDir(host) : DEFAULT_NGINX_CACHE_DIR)).replace(/(.)\/+$/, "$1");
+  const nginxCacheDir = (cacheDirRaw ?? defaultNginxCacheDir(check, host)).replace(/(.)\/+$/, "$1");
   if (!SAFE_PATH.test(nginxCacheDir) || nginxCacheDir === "/") return fail(`--cache-dir "${cacheDirRaw}" must be an absolute directory path of letters, digits and . _ / -.`);
 
   const pemPaths = values.get("--pem-path") ?? [];
@@ -394,11 +395,9 @@ export function commandLine(request: ProxyConfigRequest): string {
   if (request.proxy === "nginx" && request.check === "native") {
     const checkListen = listenText(request.nginxCheckListen);
     if (checkListen !== DEFAULT_NGINX_CHECK_LISTEN) parts.push("--check-listen", checkListen);
-    if (request.nginxCacheDir !== DEFAULT_NGINX_CACHE_DIR) parts.push("--cache-dir", request.nginxCacheDir);
   }
-  if (request.proxy === "nginx" && request.check === "local" && request.nginxCacheDir !== defaultNginxLocalCacheDir(request.host)) {
-    parts.push("--cache-dir", request.nginxCacheDir);
-  }
+  const nginxCaches = request.proxy === "nginx" && (request.check === "native" || request.check === "local");
+  if (nginxCaches && request.nginxCacheDir !== defaultNginxCacheDir(request.check, request.host)) parts.push("--cache-dir", request.nginxCacheDir);
   if (request.proxy === "haproxy" && request.out === undefined) for (const path of request.pemPaths) parts.push("--pem-path", path);
   if (request.proxy === "traefik") {
     if (request.entryPoint !== "websecure") parts.push("--entrypoint", request.entryPoint);

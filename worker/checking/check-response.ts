@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import { errorResponse, HttpError } from "../http/errors.js";
 import type { SessionClaims } from "../tokens/sign.js";
-import { refusedFromMs } from "../tokens/verify.js";
+import { VERIFY_LEEWAY_SECONDS } from "../tokens/verify.js";
 import type { AllowedOutcome } from "./remembered-approvals.js";
 import type { CheckOutcome } from "./session-check.js";
 
@@ -30,7 +30,7 @@ const reusableHeaders = new WeakMap<SessionClaims, { until: number; headers: Rea
  */
 export function proxyReuseUntil(outcome: AllowedOutcome, cacheSeconds: number, nowSeconds: number): number | undefined {
   if (cacheSeconds < 2 || !outcome.oneCredential) return undefined;
-  const until = Math.min(nowSeconds + cacheSeconds - 1, refusedFromMs(outcome.claims.exp) / 1000 - 2);
+  const until = Math.min(nowSeconds + cacheSeconds - 1, outcome.claims.exp + VERIFY_LEEWAY_SECONDS - 1);
   return until > nowSeconds ? until : undefined;
 }
 
