@@ -39,6 +39,7 @@ import { measureSigner, signIn, type SignerLoadResult } from "./bench/signer-loa
 import { benchEnv, startNodeBenchServer, startWorkerdBenchServer, type BenchServer } from "./bench/signers.js";
 import { startUpstream } from "./bench/upstream.js";
 import { startStandInChecker } from "./bench/stand-in-checker.js";
+import { APPROVAL_CACHE_QUERY } from "../worker/routes/verify.js";
 import { measureVerifier, startVerifierBenchServer, startVerifierProcess, verifyAnswerHeaders, type VerifierLoadResult } from "./bench/verifier.js";
 
 const args = parseBenchArgs(process.argv.slice(2));
@@ -184,7 +185,8 @@ try {
       const pem = await (await fetch(`${node.url}/public-key.pem`, { signal: AbortSignal.timeout(10_000) })).text();
       const localVerifier = await startVerifierProcess(node.url);
       try {
-        const standIn = await startStandInChecker(await verifyAnswerHeaders(localVerifier.url, cookie));
+        // Answered as the verifier answers nginx's --check local config (X-Accel-Expires included); the stand-in drops that header for Caddy as the verifier does.
+        const standIn = await startStandInChecker(await verifyAnswerHeaders(localVerifier.url, cookie, `?${APPROVAL_CACHE_QUERY.name}=${APPROVAL_CACHE_QUERY.value}`));
         try {
           return await measureProxies(generator, { env, signerUrl: node.url, verifierUrl: localVerifier.url, standInUrl: standIn.url, cookie, publicKeyPem: pem, plan });
         } finally {

@@ -115,7 +115,7 @@ export function createApp(options: AppOptions): SignerApp {
   // middleware above, so that a remembered approval is answered without a promise (Hono's
   // composition of middleware is always async). Same route, same check, same error answers;
   // the first requests, a bad configuration and gated hosts go through `app` as before.
-  const verifyApp = verifyRoutes((c) => (ready.get(c.env ?? {}) as Extract<RuntimeResult, { ok: true }>).runtime);
+  const verifyApp = verifyRoutes({ runtimeOf: (c) => (ready.get(c.env ?? {}) as Extract<RuntimeResult, { ok: true }>).runtime });
   answerErrorsAsJson(verifyApp, "signer");
   return {
     fetch: (request, env, executionCtx) => {

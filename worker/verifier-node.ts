@@ -16,7 +16,7 @@ const { settings } = loaded;
 const verifier = await startVerifierServer(settings);
 console.log(
   `[jwt-cookie verifier] listening on http://${settings.host}:${verifier.port}/verify for the signer at ${settings.signerUrl} (deny-list polled every ${settings.revocationsPollMs / 1000} s; ${
-    settings.proxyApprovalCacheSeconds ? `nginx may reuse an approval for ${settings.proxyApprovalCacheSeconds} s` : "no approval reused by a proxy"
+    settings.proxyApprovalCacheSeconds ? `an nginx whose generated config keys its cache by the visitor's cookie may reuse an approval for ${settings.proxyApprovalCacheSeconds} s` : "no approval reused by a proxy"
   })`,
 );
 

@@ -339,9 +339,10 @@ function localVerifierWhy(v: VerifierLoadResult, results: BenchResults): string 
     `and checking/ code the signer runs. The verifier's /verify is one route without middleware and a remembered approval ` +
     `is answered without a promise, so Hono and @hono/node-server take the same synchronous path as for /bare. ` +
     `/verify costs ${us(extra)} more per request than /bare: the route (the runtime lookup; reading the Cookie, Authorization ` +
-    `and X-Forwarded-Host headers; the look-up, a short sample of the request as the Map key, then the whole request compared, ` +
+    `and X-Forwarded-Host headers, straight from Node's parsed header list (http/request-header.ts); the look-up, a short sample of the request as the Map key, then the whole request compared, ` +
     `the token's times and the key, policy and deny-list versions checked), a longer request to parse (the Cookie header) and ` +
-    `five more answer headers (Cache-Control, X-Accel-Expires for a caching proxy, and the Remote-* identity headers) for the server to write and the load generator ` +
+    `the answer's headers (Cache-Control, Content-Length and the Remote-* identity headers, against none for /bare's empty chunked answer; ` +
+    `X-Accel-Expires goes only to a proxy that asks for it, as the generated nginx config does, not to this /verify as Caddy sends it) for the server to write and the load generator ` +
     `to read.${gapSplit(v)}${signer}${inProcess} At ${fmt(v.bare.median)} req/s a bare request costs ${us(1e6 / v.bare.median)} of ` +
     `wall time here (load generator, server and the kernel's loopback TCP sharing ${results.machine.nproc} cores), so ` +
     `reaching ${TARGETS.localVerifierVsBare} needs /verify within ${us((1 / TARGETS.localVerifierVsBare - 1) * (1e6 / v.bare.median))} of /bare, ` +
@@ -390,7 +391,7 @@ function proxyWhy(p: ProxyResult, results: BenchResults): string {
   if (p.proxy === "nginx-stand-in") {
     return (
       `A baseline, not a product mode: the generated --check local config, asking instead of the verifier a Node process that checks nothing ` +
-      `(scripts/bench/stand-in-checker-process.ts: plain node:http answering 200 with the verifier's very headers, X-Accel-Expires included, to any request with a Cookie header). ` +
+      `(scripts/bench/stand-in-checker-process.ts: plain node:http answering 200 with the verifier's very headers, X-Accel-Expires included as the verifier includes it for this config, to any request with a Cookie header). ` +
       `nginx keeps its answers as it keeps the verifier's, so the two rows differ only by noise: with the approval cache, what the checker costs per answer hardly shows.`
     );
   }

@@ -122,9 +122,12 @@ export interface VerifierLoadResult {
 /** Headers the HTTP server writes by itself for every answer, bare or not. */
 const SERVER_HEADERS = new Set(["date", "connection", "keep-alive", "transfer-encoding"]);
 
-/** The headers of `checkerUrl`'s /verify answer for `cookie`, less those every server adds by itself. */
-export async function verifyAnswerHeaders(checkerUrl: string, cookie: string): Promise<Record<string, string>> {
-  const check = await fetch(`${checkerUrl}/verify`, { headers: { Cookie: cookie }, signal: AbortSignal.timeout(10_000) });
+/**
+ * The headers of `checkerUrl`'s /verify answer for `cookie`, less those every server adds by
+ * itself; `query` as a proxy adds it (nginx's --check local config asks for X-Accel-Expires).
+ */
+export async function verifyAnswerHeaders(checkerUrl: string, cookie: string, query = ""): Promise<Record<string, string>> {
+  const check = await fetch(`${checkerUrl}/verify${query}`, { headers: { Cookie: cookie }, signal: AbortSignal.timeout(10_000) });
   await check.arrayBuffer();
   if (check.status !== 200) throw new Error(`${checkerUrl}/verify refused the signer's fresh cookie (${check.status})`);
   return Object.fromEntries([...check.headers].filter(([name]) => !SERVER_HEADERS.has(name)));

@@ -6,6 +6,7 @@
  * rd itself). The host the signer sees is written in literally: a request with a foreign
  * Host header that lands in this (default) server must not pick another host's ACCESS_RULES.
  */
+import { APPROVAL_CACHE_QUERY } from "../../worker/routes/verify.js";
 import { approvalCacheDirectives, approvalCachePath, notApprovalMap } from "./nginx-approval-cache.js";
 import { nginxNativeConfig } from "./nginx-native.js";
 import { commandLine, FOREIGN_IDENTITY_HEADERS, IDENTITY_HEADER_ALIASES, IDENTITY_HEADERS, slug, type ProxyConfigRequest, type ProxySettings } from "./request.js";
@@ -187,7 +188,9 @@ ${indent(upstreamHeaderLines(connection), 2)}
     # browsers), or 403 when ACCESS_RULES say no. Clients cannot call it (internal).
     location = ${VERIFY_LOCATION} {
         internal;
-        proxy_pass ${signerUrl.protocol}//${signerUpstream}${signerPath}/verify?redirect=false;
+${cache ? `        # ${APPROVAL_CACHE_QUERY.name}=${APPROVAL_CACHE_QUERY.value}: this location's cache is keyed by the visitor's own Cookie
+        # and Authorization headers (below); only then does the verifier send X-Accel-Expires.
+` : ""}        proxy_pass ${signerUrl.protocol}//${signerUpstream}${signerPath}/verify?redirect=false${cache ? `&${APPROVAL_CACHE_QUERY.name}=${APPROVAL_CACHE_QUERY.value}` : ""};
 ${indent([...toSigner, ...(cacheLines.length ? cacheLines : noCache)], 2)}
     }
 

@@ -95,3 +95,72 @@ describe("a site-wide proxy_cache in http { } does not reach the checks", () => 
     });
   }
 });
+
+/**
+ * A hand-written auth_request to the local verifier (the usual recipe, without the generated
+ * config's own cache settings) in a site whose http { } caches what the backends' X-Accel-Expires
+ * allows and ignores their Cache-Control (as micro-caching sites do; from nginx 1.23 on,
+ * X-Accel-Expires wins over "Cache-Control: no-store" even without that). The verifier tells
+ * X-Accel-Expires only to a config that asks for it with ?approval_cache=keyed (its cache keyed
+ * by the visitor's Cookie and Authorization): told to this one, nginx would keep the first
+ * approval under the subrequest's URI, the same for every visitor, and let strangers in.
+ */
+describe("a hand-written auth_request to the local verifier under a site-wide proxy_cache", () => {
+  let world: World;
+  let verifier: VerifierUnderTest;
+  let proxy: RunningProxy;
+  let port: number;
+  let caches: { path: string; remove(): void };
+
+  beforeAll(async () => {
+    world = await startWorld("node");
+    verifier = await startVerifier(world.signer.url);
+    await verifier.ready();
+    caches = tempDir("nginx-hand-written-cache");
+    chmodSync(caches.path, 0o755);
+    port = await freePort();
+    proxy = await startNginx(
+      [
+        `proxy_cache_path ${join(caches.path, "site")} keys_zone=site_cache:1m use_temp_path=off;`,
+        "proxy_cache site_cache;",
+        "proxy_ignore_headers Cache-Control Expires;",
+        `server {
+    listen 127.0.0.1:${port};
+    server_name ${OPEN_HOST};
+    location / {
+        auth_request /auth;
+        auth_request_set $user $upstream_http_remote_user;
+        proxy_set_header Remote-User $user;
+        proxy_pass ${world.upstream.url};
+    }
+    location = /auth {
+        internal;
+        proxy_pass ${verifier.url}/verify?redirect=false;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length "";
+        proxy_set_header X-Forwarded-Proto http;
+        proxy_set_header X-Forwarded-Host $host;
+        proxy_set_header X-Forwarded-Uri $request_uri;
+    }
+}`,
+      ],
+      [port],
+    );
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await verifier?.close();
+    await world?.close();
+    caches?.remove();
+  });
+
+  it("keeps no approval for the next visitor: a stranger right after a signed-in user is refused", async () => {
+    const get = (headers: Record<string, string>) => send(port, { host: `${OPEN_HOST}:${port}`, path: `/t/${randomUUID()}`, headers: { Accept: "application/json", ...headers } });
+    const user = `${COOKIE_NAME}=${await world.cookieFor(world.user)}`;
+    for (let i = 0; i < 3; i++) {
+      expect((await get({ Cookie: user })).status, proxy.process.output()).toBe(200);
+      expect((await get({})).status).toBe(401);
+      expect((await get({ Cookie: `${COOKIE_NAME}=a.b.c` })).status).toBe(401);
+    }
+  });
+});

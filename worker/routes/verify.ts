@@ -11,8 +11,19 @@ import { Hono, type Context } from "hono";
 import { allowedResponse, refusalResponse } from "../checking/check-response.js";
 import { checkSession, type CheckOutcome, type CheckPolicy, type CheckSources, type ProtectedRequest } from "../checking/session-check.js";
 import { signerOrigin } from "../http/cors.js";
+import { fetchHeader, type HeaderReader } from "../http/request-header.js";
 
 export { SIGN_IN_HEADER } from "../checking/check-response.js";
+
+/**
+ * The query a proxy adds to /verify to say that it keeps approvals in a cache keyed by the
+ * visitor's own Cookie and Authorization headers (the generated nginx --check local config).
+ * Only then does the local verifier add X-Accel-Expires: told to any nginx, the header would
+ * also make a cache inherited from the site's http { }, keyed by the subrequest's URI alone,
+ * hand one visitor's approval to everyone. A query, not a header: the proxy's config fixes
+ * the subrequest's URI, while the visitor's headers may be passed on.
+ */
+export const APPROVAL_CACHE_QUERY = { name: "approval_cache", value: "keyed" } as const;
 
 function firstForwarded(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -22,10 +33,10 @@ function firstForwarded(value: string | undefined): string | undefined {
 }
 
 /** The URL the visitor asked for, rebuilt from the proxy's X-Forwarded-* headers. */
-export function originalUrl(c: Context): string | undefined {
-  const proto = firstForwarded(c.req.header("X-Forwarded-Proto"));
-  const host = firstForwarded(c.req.header("X-Forwarded-Host"));
-  const uri = c.req.header("X-Forwarded-Uri") ?? "/";
+export function originalUrl(c: Context, header: HeaderReader = fetchHeader): string | undefined {
+  const proto = firstForwarded(header(c, "x-forwarded-proto"));
+  const host = firstForwarded(header(c, "x-forwarded-host"));
+  const uri = header(c, "x-forwarded-uri") ?? "/";
   if (!host || (proto !== "http" && proto !== "https") || !uri.startsWith("/")) return undefined;
   return `${proto}://${host}${uri}`;
 }
@@ -40,27 +51,30 @@ class ForwardedRequest implements ProtectedRequest {
   readonly authorization: string | undefined;
   readonly host: string | undefined;
 
-  constructor(private readonly c: Context) {
-    this.cookieHeader = c.req.header("Cookie");
-    this.authorization = c.req.header("Authorization");
-    this.host = firstForwarded(c.req.header("X-Forwarded-Host"));
+  constructor(
+    private readonly c: Context,
+    private readonly header: HeaderReader,
+  ) {
+    this.cookieHeader = header(c, "cookie");
+    this.authorization = header(c, "authorization");
+    this.host = firstForwarded(header(c, "x-forwarded-host"));
   }
 
   url(): string | undefined {
-    return originalUrl(this.c);
+    return originalUrl(this.c, this.header);
   }
 
   get method(): string {
-    return this.c.req.header("X-Forwarded-Method") ?? this.c.req.method;
+    return this.header(this.c, "x-forwarded-method") ?? this.c.req.method;
   }
 
   get accept(): string | undefined {
-    return this.c.req.header("Accept");
+    return this.header(this.c, "accept");
   }
 }
 
-export function forwardedRequest(c: Context): ProtectedRequest {
-  return new ForwardedRequest(c);
+export function forwardedRequest(c: Context, header: HeaderReader = fetchHeader): ProtectedRequest {
+  return new ForwardedRequest(c, header);
 }
 
 /**
@@ -71,7 +85,10 @@ export interface CheckRuntime extends CheckSources {
   settings: CheckPolicy;
   /** Where /login is; default the signer's PUBLIC_URL, else the origin this request came to. */
   signInOrigin?: string;
-  /** How long a caching proxy may reuse an approval (X-Accel-Expires); unset or 0: never (the signer). */
+  /**
+   * How long a caching proxy may reuse an approval (X-Accel-Expires), told only to a proxy that
+   * asks with APPROVAL_CACHE_QUERY; unset or 0: never (the signer).
+   */
   proxyApprovalCacheSeconds?: number;
 }
 
@@ -79,26 +96,38 @@ export interface CheckEnv {
   Variables: { runtime: CheckRuntime };
 }
 
+export interface VerifyRouteOptions {
+  /**
+   * The runtime for the request; by default the one the app's middleware put in the context.
+   * It may throw an HttpError, e.g. 503 before the verifier is ready.
+   */
+  runtimeOf?: (c: Context<CheckEnv>) => CheckRuntime;
+  /** How the request's headers are read: through the Fetch API unless the role knows better (http/request-header.ts). */
+  header?: HeaderReader;
+}
+
 /**
- * GET /verify over the runtime `runtimeOf` gives for the request (by default the one the
- * app's middleware put in the context; it may throw an HttpError, e.g. 503 before the
- * verifier is ready). One handler and no middleware of its own, and no promise when the
- * check answers from remembered approvals: Hono and @hono/node-server then take their
- * synchronous path.
+ * GET /verify. One handler and no middleware of its own, and no promise when the check
+ * answers from remembered approvals: Hono and @hono/node-server then take their synchronous
+ * path.
  */
-export function verifyRoutes(runtimeOf: (c: Context<CheckEnv>) => CheckRuntime = (c) => c.get("runtime")): Hono<CheckEnv> {
+export function verifyRoutes(options: VerifyRouteOptions = {}): Hono<CheckEnv> {
+  const { runtimeOf = (c) => c.get("runtime"), header = fetchHeader } = options;
   const routes = new Hono<CheckEnv>();
   routes.get("/verify", (c): Response | Promise<Response> => {
     const runtime = runtimeOf(c);
     const now = Date.now();
-    const outcome = checkSession(runtime, runtime.settings, forwardedRequest(c), now);
+    const outcome = checkSession(runtime, runtime.settings, forwardedRequest(c, header), now);
     return outcome instanceof Promise ? outcome.then((checked: CheckOutcome) => answer(c, runtime, checked, now)) : answer(c, runtime, outcome, now);
   });
   return routes;
 }
 
 function answer(c: Context<CheckEnv>, runtime: CheckRuntime, outcome: CheckOutcome, now: number): Response {
-  if (outcome.kind === "allowed") return allowedResponse(outcome, runtime.proxyApprovalCacheSeconds, Math.floor(now / 1000));
+  if (outcome.kind === "allowed") {
+    const cacheSeconds = runtime.proxyApprovalCacheSeconds && c.req.query(APPROVAL_CACHE_QUERY.name) === APPROVAL_CACHE_QUERY.value ? runtime.proxyApprovalCacheSeconds : 0;
+    return allowedResponse(outcome, cacheSeconds, Math.floor(now / 1000));
+  }
   return refusalResponse(c, outcome, {
     signInOrigin: signerOrigin(c.req.url, runtime.signInOrigin ?? runtime.settings.publicUrl),
     redirect: c.req.query("redirect") !== "false",

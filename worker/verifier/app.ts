@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import { answerErrorsAsJson, HttpError } from "../http/errors.js";
+import { nodeHeader } from "../http/request-header.js";
 import { verifyRoutes, type CheckEnv } from "../routes/verify.js";
 import type { VerifierRuntime } from "./runtime.js";
 
@@ -18,18 +19,22 @@ export function createVerifierApp(runtime: VerifierRuntime): Hono<CheckEnv> {
     return c.json(health, health.status === "starting" ? 503 : 200);
   });
   // The runtime is taken inside the route, not by a middleware: /verify stays one handler.
+  // This role runs on Node: headers straight from Node's parser when @hono/node-server serves it.
   app.route(
     "/",
-    verifyRoutes(() => {
-      const current = runtime.current();
-      if (current) return current;
-      const { last_error } = runtime.health(Date.now());
-      throw new HttpError(
-        503,
-        "verifier_not_ready",
-        `The verifier has not yet loaded the signer's keys, check policy and sign-outs${last_error ? ` (${last_error})` : ""}; see /healthz.`,
-        { "Retry-After": "2" },
-      );
+    verifyRoutes({
+      runtimeOf: () => {
+        const current = runtime.current();
+        if (current) return current;
+        const { last_error } = runtime.health(Date.now());
+        throw new HttpError(
+          503,
+          "verifier_not_ready",
+          `The verifier has not yet loaded the signer's keys, check policy and sign-outs${last_error ? ` (${last_error})` : ""}; see /healthz.`,
+          { "Retry-After": "2" },
+        );
+      },
+      header: nodeHeader,
     }),
   );
   return app;
