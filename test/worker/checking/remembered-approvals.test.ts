@@ -197,6 +197,29 @@ describe("remembered approvals", () => {
     expect(s.approvals.size).toBe(0);
   });
 
+  test("requests taking turns, and two requests filed under one slot, each get their own answer", async () => {
+    const s = sources();
+    const [aliceJwt, bobJwt] = [await token(alice), await token(bob)];
+    const [asAlice, asBob] = [request(cookie(aliceJwt)), request(cookie(bobJwt))];
+    await check(s, asAlice);
+    await check(s, asBob);
+    for (let i = 0; i < 3; i++) {
+      expect(await check(s, asAlice)).toMatchObject({ remembered: true, outcome: { claims: { sub: alice.id } } });
+      expect(await check(s, asAlice)).toMatchObject({ remembered: true, outcome: { claims: { sub: alice.id } } });
+      expect(await check(s, asBob)).toMatchObject({ remembered: true, outcome: { claims: { sub: bob.id } } });
+    }
+    // Same length, middle and end: one slot. The later request's entry replaces the other's,
+    // even right after the other was the one recalled last.
+    const [first, second] = [request(`a=1; ${cookie(aliceJwt)}`), request(`a=2; ${cookie(aliceJwt)}`)];
+    await check(s, first);
+    expect((await check(s, first)).remembered).toBe(true);
+    expect((await check(s, second)).remembered).toBe(false);
+    expect((await check(s, first)).remembered).toBe(false);
+    expect((await check(s, second)).remembered).toBe(false);
+    expect((await check(s, second)).remembered).toBe(true);
+    expect(await check(s, asBob)).toMatchObject({ remembered: true, outcome: { claims: { sub: bob.id } } });
+  });
+
   test("bounded: at most its size, and over-long requests are checked but not kept", async () => {
     const s = sources(memoryRevocationList(100), createRememberedApprovals(10));
     const jwt = await token(alice);
