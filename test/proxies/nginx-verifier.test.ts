@@ -116,6 +116,10 @@ describe("nginx → local verifier: the approval cache", () => {
     await untilSecond(start + CACHE_SECONDS + 1);
     expect((await get(cookie)).status).toBe(200);
     expect(asks() - before).toBe(3);
+    // The new approval replaced the old one's file, which nginx still holds open
+    // (open_file_cache): the next requests read the new one, not the expired one again.
+    expect(await statuses(Array.from({ length: 5 }, () => () => get(cookie)))).toEqual([200, 200, 200, 200, 200]);
+    expect(asks() - before).toBe(3);
   });
 
   it("asks the verifier once for a whole page view (the page and 30 assets, six at a time as a browser loads them)", async () => {
