@@ -426,7 +426,7 @@ function proxyWhy(p: ProxyResult, results: BenchResults): string {
     );
   }
   return (
-    `Authentication costs ${extra} per request, all inside HAProxy: one jwt_header_query (alg), one base64url decode of the payload and at most ${p.claimReads ?? "a dozen"} json_query reads from it (each claim once into a variable) for the claim checks and identity headers, which run on every request, then the SHA-256 of the whole token and one stick-table lookup. ` +
+    `Authentication costs ${extra} per request, all inside HAProxy: one jwt_header_query (alg), one base64url decode of the payload and at most ${p.claimReads ?? "a dozen"} json_query reads from it (each claim once into a variable) for the claim checks and identity headers, which run on every request (a name of printable ASCII without "%", as the bench user's, is written as it is; any other goes through the signer's encoding, a chain of regular expressions), then the SHA-256 of the whole token and one stick-table lookup. ` +
     `The ES256 signature verification (jwt_verify) runs once per token and HAProxy process: a stick table remembers, by the SHA-256 of the whole token, tokens whose signature verified (only those, so a forged token is verified and refused every time) for 10 minutes or until HAProxy reloads. ` +
     `This benchmark sends one cookie, as a browser does between renewals, so jwt_verify ran for its first request only; a new token (a sign-in, a renewal) pays one jwt_verify on its first request (when it ran on every request, it was most of the cost of authentication). The signer is not involved.`
   );

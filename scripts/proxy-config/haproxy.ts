@@ -11,6 +11,7 @@
  * as an environment variable); `$.aud` is an array, so `$.aud[0]`; date() goes into a
  * variable first because sub() only takes variables.
  */
+import { MAX_HEADER_VALUE } from "../../worker/http/identity-headers.js";
 import { VERIFY_LEEWAY_SECONDS } from "../../worker/tokens/verify.js";
 import {
   commandLine,
@@ -211,8 +212,12 @@ export function haproxyConfig(request: ProxyConfigRequest, settings: ProxySettin
     "    # their parentheses.) A name with a lone UTF-16 surrogate (\\ud800) is no name here: the",
     "    # JSON reader refuses it, so Remote-Name is empty (the signer writes U+FFFD).",
     "    http-request set-header Remote-User %[var(txn.sub)]",
-    `    http-request set-var(txn.name) ${payload},json_query('$.name'),regsub('[\\x00-\\x1f\\x7f]','',g)`,
-    `    http-request set-var(txn.name) "${REMOTE_NAME_ENCODING}"`,
+    `    http-request set-var(txn.name) ${payload},json_query('$.name')`,
+    "    # Most names are printable ASCII without \"%\" and short: those are written as they are.",
+    "    acl jwt_name_plain var(txn.name_plain) -m bool",
+    `    http-request set-var(txn.name_plain) bool(1) if { var(txn.name) -m reg '^[ -$&-~]{0,${MAX_HEADER_VALUE}}$' }`,
+    "    http-request set-var(txn.name) var(txn.name),regsub('[\\x00-\\x1f\\x7f]','',g) if !jwt_name_plain",
+    `    http-request set-var(txn.name) "${REMOTE_NAME_ENCODING}" if !jwt_name_plain`,
     "    http-request set-header Remote-Name %[var(txn.name)]",
     "    acl jwt_role_word0 var(txn.role0) -m reg ^[A-Za-z0-9_-]{1,32}$",
   );

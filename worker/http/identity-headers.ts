@@ -5,7 +5,7 @@
  */
 import type { SessionClaims } from "../tokens/sign.js";
 
-const MAX_HEADER_VALUE = 256;
+export const MAX_HEADER_VALUE = 256;
 
 /**
  * The value as header-safe ASCII of at most 256 characters, cut only between whole

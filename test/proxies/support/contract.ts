@@ -121,7 +121,16 @@ export function describeProxyContract(label: string, setup: () => Promise<ProxyU
     it("writes Remote-Name as the signer does: non-ASCII and % encoded, cut at 256 characters between whole characters", async () => {
       // 21 characters per "€😀" once encoded: the prefixes move the 256-character cut across
       // both characters' escapes; "\ud800" is a lone surrogate (U+FFFD at the signer).
-      const names = ["", "a", "abcde", "Zoë \"100%\" <b>&\\ \ud800 "].map((prefix) => prefix + "€😀".repeat(30));
+      const names = [
+        ...["", "a", "abcde", "Zoë \"100%\" <b>&\\ \ud800 "].map((prefix) => prefix + "€😀".repeat(30)),
+        // Printable ASCII around what HAProxy writes as it is (no "%", at most 256 characters;
+        // HTTP drops a value's leading and trailing spaces on the way, so none at the ends).
+        "! \"#$&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~",
+        "x".repeat(256),
+        "y".repeat(257),
+        "100% sure",
+        "tab\there, del\u007f, nul\u0000",
+      ];
       for (const name of names) {
         const someone = world.ha.addUser({ name, username: `n-${randomUUID()}`, password: "pw" });
         const seen = echoed(await get(OPEN_HOST, uniquePath(), { Cookie: `${COOKIE_NAME}=${await world.cookieFor(someone)}` }));
