@@ -130,6 +130,8 @@ export function describeProxyContract(label: string, setup: () => Promise<ProxyU
         "y".repeat(257),
         "100% sure",
         "tab\there, del\u007f, nul\u0000",
+        // A regex's "$" also matches before a final line feed (PCRE): never a name of its own.
+        "line feed at the end\n",
       ];
       for (const name of names) {
         const someone = world.ha.addUser({ name, username: `n-${randomUUID()}`, password: "pw" });

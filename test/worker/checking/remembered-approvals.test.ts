@@ -258,4 +258,15 @@ describe("remembered approvals", () => {
     expect((await check(s, r)).outcome).toMatchObject({ kind: "unauthenticated", reason: "revoked" });
     expect(s.approvals.size).toBe(0);
   });
+
+  test("forget() forgets the request recalled last as well (no copy of it outlives its entry)", async () => {
+    const s = sources();
+    const r = request(cookie(await token(alice)));
+    await check(s, r);
+    s.approvals.sync(s, basePolicy);
+    expect(s.approvals.recall(r, now)?.outcome.claims.sub).toBe(alice.id);
+    s.approvals.forget(r);
+    expect(s.approvals.size).toBe(0);
+    expect(s.approvals.recall(r, now)).toBeUndefined();
+  });
 });
