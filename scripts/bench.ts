@@ -186,7 +186,7 @@ try {
       const localVerifier = await startVerifierProcess(node.url);
       try {
         // Answered as the verifier answers nginx's --check local config (X-Accel-Expires included); the stand-in drops that header for Caddy as the verifier does.
-        const standIn = await startStandInChecker(await verifyAnswerHeaders(localVerifier.url, cookie, `?${APPROVAL_CACHE_QUERY.name}=${APPROVAL_CACHE_QUERY.value}`));
+        const standIn = await startStandInChecker(await verifyAnswerHeaders(localVerifier.url, cookie, `?${APPROVAL_CACHE_QUERY.param}`));
         try {
           return await measureProxies(generator, { env, signerUrl: node.url, verifierUrl: localVerifier.url, standInUrl: standIn.url, cookie, publicKeyPem: pem, plan });
         } finally {

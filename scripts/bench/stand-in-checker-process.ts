@@ -10,8 +10,6 @@
 import { createServer } from "node:http";
 import { APPROVAL_CACHE_QUERY } from "../../worker/routes/verify.js";
 
-const ASKED = `${APPROVAL_CACHE_QUERY.name}=${APPROVAL_CACHE_QUERY.value}`;
-
 const port = Number(process.env.PORT);
 const answer = JSON.parse(process.env.ANSWER_HEADERS ?? "{}") as Record<string, string>;
 const refusal = { "Content-Length": "0" };
@@ -25,7 +23,7 @@ let toldSecond = -1;
 let told = answer;
 function currentAnswer(url: string | undefined): Record<string, string> {
   if (accel === undefined || ahead === undefined) return answer;
-  if (!url?.includes(ASKED)) return withoutAccel;
+  if (!url?.includes(APPROVAL_CACHE_QUERY.param)) return withoutAccel;
   const second = Math.floor(Date.now() / 1000);
   if (second !== toldSecond) {
     toldSecond = second;

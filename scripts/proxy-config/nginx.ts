@@ -188,9 +188,9 @@ ${indent(upstreamHeaderLines(connection), 2)}
     # browsers), or 403 when ACCESS_RULES say no. Clients cannot call it (internal).
     location = ${VERIFY_LOCATION} {
         internal;
-${cache ? `        # ${APPROVAL_CACHE_QUERY.name}=${APPROVAL_CACHE_QUERY.value}: this location's cache is keyed by the visitor's own Cookie
+${cache ? `        # ${APPROVAL_CACHE_QUERY.param}: this location's cache is keyed by the visitor's own Cookie
         # and Authorization headers (below); only then does the verifier send X-Accel-Expires.
-` : ""}        proxy_pass ${signerUrl.protocol}//${signerUpstream}${signerPath}/verify?redirect=false${cache ? `&${APPROVAL_CACHE_QUERY.name}=${APPROVAL_CACHE_QUERY.value}` : ""};
+` : ""}        proxy_pass ${signerUrl.protocol}//${signerUpstream}${signerPath}/verify?redirect=false${cache ? `&${APPROVAL_CACHE_QUERY.param}` : ""};
 ${indent([...toSigner, ...(cacheLines.length ? cacheLines : noCache)], 2)}
     }
 

@@ -23,7 +23,9 @@ export { SIGN_IN_HEADER } from "../checking/check-response.js";
  * hand one visitor's approval to everyone. A query, not a header: the proxy's config fixes
  * the subrequest's URI, while the visitor's headers may be passed on.
  */
-export const APPROVAL_CACHE_QUERY = { name: "approval_cache", value: "keyed" } as const;
+const APPROVAL_CACHE_NAME = "approval_cache";
+const APPROVAL_CACHE_VALUE = "keyed";
+export const APPROVAL_CACHE_QUERY = { name: APPROVAL_CACHE_NAME, value: APPROVAL_CACHE_VALUE, param: `${APPROVAL_CACHE_NAME}=${APPROVAL_CACHE_VALUE}` } as const;
 
 function firstForwarded(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
